@@ -1,0 +1,126 @@
+//! Name (nick, room) and text rules, PROTOCOL.md section 2.
+
+/// Longest nick, in bytes.
+pub const MAX_NICK_LEN: usize = 32;
+/// Longest room name, in bytes.
+pub const MAX_ROOM_LEN: usize = 64;
+/// Bytes of a MESSAGE or PRIVATE payload besides the two names and the text.
+pub const CHAT_OVERHEAD: usize = 22;
+
+fn is_valid_name(name: &str, max: usize) -> bool {
+    !name.is_empty()
+        && name.len() <= max
+        && !name.chars().any(|c| c.is_whitespace() || c.is_control())
+}
+
+/// A nick: 1..=32 bytes, no Unicode White_Space, no control (Cc) code point.
+pub fn is_valid_nick(nick: &str) -> bool {
+    is_valid_name(nick, MAX_NICK_LEN)
+}
+
+/// A room name: 1..=64 bytes, no Unicode White_Space, no control code point.
+pub fn is_valid_room(room: &str) -> bool {
+    is_valid_name(room, MAX_ROOM_LEN)
+}
+
+/// Text: at least one byte; LF and TAB allowed, other control code points not.
+/// (The length limit depends on the names: see [`max_message_text`].)
+pub fn is_valid_text(text: &str) -> bool {
+    !text.is_empty()
+        && !text
+            .chars()
+            .any(|c| c.is_control() && c != '\n' && c != '\t')
+}
+
+/// Two names are the same when equal after ASCII lower-casing only.
+pub fn names_equal(a: &str, b: &str) -> bool {
+    a.eq_ignore_ascii_case(b)
+}
+
+/// The longest text a SAY to `room` from `from` may carry so that the
+/// MESSAGE fits `max_payload`.
+pub fn max_message_text(max_payload: usize, room: &str, from: &str) -> usize {
+    max_payload.saturating_sub(CHAT_OVERHEAD + room.len() + from.len())
+}
+
+/// The longest text a WHISPER from `from` to `to` may carry so that the
+/// PRIVATE fits `max_payload`.
+pub fn max_private_text(max_payload: usize, from: &str, to: &str) -> usize {
+    max_payload.saturating_sub(CHAT_OVERHEAD + from.len() + to.len())
+}
+
+/// A name folded for case-insensitive lookup (ASCII lower-case), kept on the
+/// stack: names are at most 64 bytes, so folding never allocates.
+#[derive(Clone, Copy)]
+pub struct NameKey {
+    buf: [u8; MAX_ROOM_LEN],
+    len: u8,
+}
+
+impl NameKey {
+    /// Folds `name`; `None` if it is longer than any valid name.
+    pub fn new(name: &str) -> Option<NameKey> {
+        if name.len() > MAX_ROOM_LEN {
+            return None;
+        }
+        let mut buf = [0u8; MAX_ROOM_LEN];
+        for (d, s) in buf.iter_mut().zip(name.bytes()) {
+            *d = s.to_ascii_lowercase();
+        }
+        Some(NameKey {
+            buf,
+            len: name.len() as u8,
+        })
+    }
+
+    /// The folded name.
+    pub fn as_str(&self) -> &str {
+        // ASCII lower-casing of valid UTF-8 leaves valid UTF-8.
+        std::str::from_utf8(&self.buf[..usize::from(self.len)]).unwrap_or("")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nick_rules() {
+        assert!(is_valid_nick("alice"));
+        assert!(is_valid_nick("Émile"));
+        assert!(is_valid_nick(&"x".repeat(32)));
+        assert!(!is_valid_nick(&"x".repeat(33)));
+        assert!(!is_valid_nick(""));
+        assert!(!is_valid_nick("a b"));
+        assert!(!is_valid_nick("a\u{a0}b"));
+        assert!(!is_valid_nick("a\u{3000}b"));
+        assert!(!is_valid_nick("a\u{85}b"));
+        assert!(!is_valid_nick("a\u{7f}"));
+        assert!(is_valid_nick("a\u{200b}b"), "ZWSP is not White_Space");
+        assert!(is_valid_room(&"r".repeat(64)));
+        assert!(!is_valid_room(&"r".repeat(65)));
+    }
+
+    #[test]
+    fn text_rules() {
+        assert!(is_valid_text("hi\nthere\tyou"));
+        assert!(!is_valid_text(""));
+        assert!(!is_valid_text("bell\u{7}"));
+        assert!(!is_valid_text("cr\r"));
+        assert!(is_valid_text(" "));
+    }
+
+    #[test]
+    fn sameness_is_ascii_only() {
+        assert!(names_equal("Alice", "ALICE"));
+        assert!(!names_equal("Émile", "émile"));
+        assert_eq!(NameKey::new("LoBBy").unwrap().as_str(), "lobby");
+        assert_eq!(NameKey::new("ÉMILE").unwrap().as_str(), "Émile");
+    }
+
+    #[test]
+    fn text_limits() {
+        assert_eq!(max_message_text(4096, "lobby", "bob"), 4096 - 22 - 5 - 3);
+        assert_eq!(max_private_text(30, "aaaaaaaaaa", "bbbbbbbbbb"), 0);
+    }
+}

@@ -1,0 +1,17 @@
+//! stxchat: a chat server and terminal client speaking the STX / CRC-32 / ETX
+//! framed protocol described in `docs/PROTOCOL.md`.
+//!
+//! Layers, bottom up:
+//! - [`codec`]: frames and typed messages, no I/O.
+//! - [`core`]: the sans-IO chat engine (registration, rooms, fan-out, limits).
+//! - [`server`]: the single-threaded `mio` driver around the engine.
+//! - [`client`]: the terminal client (full-screen and plain modes).
+//! - [`admin`]: the operator channel, `stxchat top` and Prometheus metrics.
+//! - [`bench`]: the load generator behind `stxchat bench`.
+
+pub mod admin;
+pub mod bench;
+pub mod client;
+pub mod codec;
+pub mod core;
+pub mod server;

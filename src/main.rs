@@ -1,0 +1,35 @@
+//! The `stxchat` command line: `server`, `client`, `top` and `bench`.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// stxchat: a chat server and terminal client over STX/CRC-32/ETX framing.
+#[derive(Parser, Debug)]
+#[command(name = "stxchat", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run the chat server (single-threaded mio event loop).
+    Server(stxchat::server::ServerArgs),
+    /// Connect to a server and chat (full-screen, or plain lines for scripts).
+    Client(stxchat::client::ClientArgs),
+    /// Live operator view of waiting and connected clients.
+    Top(stxchat::admin::TopArgs),
+    /// Load generator: fan-out, many rooms, many idle connections.
+    Bench(stxchat::bench::BenchArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Server(a) => stxchat::server::run(a),
+        Command::Client(a) => stxchat::client::run(a),
+        Command::Top(a) => stxchat::admin::run_top(a),
+        Command::Bench(a) => stxchat::bench::run(a),
+    }
+}
