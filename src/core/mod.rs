@@ -1,1 +1,2 @@
 //! The sans-IO chat engine (being built).
+pub mod observe;
