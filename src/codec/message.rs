@@ -541,6 +541,19 @@ impl<'a> ServerMessage<'a> {
     }
 }
 
+/// Turns an encoded live MESSAGE frame into its history replay: sets bit 0
+/// of `flags` and recomputes the CRC. `frame` must be one whole MESSAGE frame.
+pub fn mark_replayed(frame: &mut [u8]) {
+    const FLAGS_AT: usize = 4;
+    let n = frame.len();
+    if n < FLAGS_AT + 1 + 5 || frame[3] != msg_type::MESSAGE {
+        return;
+    }
+    frame[FLAGS_AT] |= FLAG_REPLAYED;
+    let crc = crate::codec::frame::frame_crc([frame[1], frame[2]], &frame[3..n - 5]);
+    frame[n - 5..n - 1].copy_from_slice(&crc.to_be_bytes());
+}
+
 /// Encodes a room's member list as as many MEMBERS frames as needed, each
 /// carrying at least one nick and fitting `max_payload`, all but the last with
 /// the "more" flag. An empty list gives one frame with count 0.
@@ -666,6 +679,31 @@ mod tests {
             }
         }
         assert_eq!(seen, names);
+    }
+
+    #[test]
+    fn replay_marking_sets_the_flag_and_keeps_the_frame_valid() {
+        let live = ServerMessage::Message {
+            flags: 0,
+            seq: 7,
+            time_ms: 99,
+            room: "lobby",
+            from: "bob",
+            text: "hi",
+        };
+        let mut frame = Vec::new();
+        live.encode(&mut frame, 4096).unwrap();
+        mark_replayed(&mut frame);
+        let got = frames(&frame);
+        let expected = ServerMessage::Message {
+            flags: FLAG_REPLAYED,
+            seq: 7,
+            time_ms: 99,
+            room: "lobby",
+            from: "bob",
+            text: "hi",
+        };
+        assert_eq!(ServerMessage::decode(&got[0]).unwrap(), expected);
     }
 
     #[test]
