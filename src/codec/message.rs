@@ -556,13 +556,15 @@ pub fn mark_replayed(frame: &mut [u8]) {
 
 /// Encodes a room's member list as as many MEMBERS frames as needed, each
 /// carrying at least one nick and fitting `max_payload`, all but the last with
-/// the "more" flag. An empty list gives one frame with count 0.
+/// the "more" flag. An empty list gives one frame with count 0. Returns the
+/// number of frames written.
 pub fn encode_members<'n>(
     out: &mut Vec<u8>,
     max_payload: usize,
     room: &str,
     nicks: impl IntoIterator<Item = &'n str>,
-) -> Result<(), EncodeError> {
+) -> Result<usize, EncodeError> {
+    let mut frames = 0;
     let header = 1 + 1 + room.len() + 1 + 2;
     let mut nicks = nicks.into_iter().peekable();
     loop {
@@ -591,8 +593,9 @@ pub fn encode_members<'n>(
         out[flags_at] = if more { FLAG_MORE } else { 0 };
         out[flags_at + 1..flags_at + 3].copy_from_slice(&count.to_be_bytes());
         end_frame(out, start, max_payload)?;
+        frames += 1;
         if !more {
-            return Ok(());
+            return Ok(frames);
         }
     }
 }

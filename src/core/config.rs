@@ -64,7 +64,9 @@ pub enum ConfigError {
     #[error("max payload must be within 512..=65535, got {0}")]
     MaxPayload(usize),
     /// The output limit is below (history + 2) x (max_payload + 8).
-    #[error("max outbuf must be at least (history + 2) x (max payload + 8) = {min} bytes, got {got}")]
+    #[error(
+        "max outbuf must be at least (history + 2) x (max payload + 8) = {min} bytes, got {got}"
+    )]
     MaxOutbuf {
         /// The smallest allowed value.
         min: usize,
@@ -72,7 +74,9 @@ pub enum ConfigError {
         got: usize,
     },
     /// The default room is not a valid room name.
-    #[error("default room {0:?} is not a valid room name (1..=64 bytes, no spaces or control characters)")]
+    #[error(
+        "default room {0:?} is not a valid room name (1..=64 bytes, no spaces or control characters)"
+    )]
     DefaultRoom(String),
     /// Rooms per client must be at least 1.
     #[error("max rooms per client must be at least 1")]
@@ -105,18 +109,18 @@ impl CoreConfig {
                 got: self.max_outbuf,
             });
         }
-        if let Some(room) = &self.default_room {
-            if !crate::codec::is_valid_room(room) {
-                return Err(ConfigError::DefaultRoom(room.clone()));
-            }
+        if let Some(room) = &self.default_room
+            && !crate::codec::is_valid_room(room)
+        {
+            return Err(ConfigError::DefaultRoom(room.clone()));
         }
         if self.max_rooms_per_client == 0 {
             return Err(ConfigError::MaxRooms);
         }
-        if let Some(r) = self.rate {
-            if !(r.per_sec > 0.0 && r.per_sec.is_finite()) || r.burst == 0 {
-                return Err(ConfigError::Rate);
-            }
+        if let Some(r) = self.rate
+            && (!(r.per_sec > 0.0 && r.per_sec.is_finite()) || r.burst == 0)
+        {
+            return Err(ConfigError::Rate);
         }
         if self.server_name.len() > 255 {
             return Err(ConfigError::ServerName);
@@ -156,11 +160,29 @@ mod tests {
     fn bad_values_are_refused() {
         let base = CoreConfig::default();
         let bad = [
-            CoreConfig { max_payload: 511, ..base.clone() },
-            CoreConfig { default_room: Some("a b".into()), ..base.clone() },
-            CoreConfig { max_rooms_per_client: 0, ..base.clone() },
-            CoreConfig { rate: Some(RateLimit { per_sec: 0.0, burst: 1 }), ..base.clone() },
-            CoreConfig { max_connections: 0, ..base.clone() },
+            CoreConfig {
+                max_payload: 511,
+                ..base.clone()
+            },
+            CoreConfig {
+                default_room: Some("a b".into()),
+                ..base.clone()
+            },
+            CoreConfig {
+                max_rooms_per_client: 0,
+                ..base.clone()
+            },
+            CoreConfig {
+                rate: Some(RateLimit {
+                    per_sec: 0.0,
+                    burst: 1,
+                }),
+                ..base.clone()
+            },
+            CoreConfig {
+                max_connections: 0,
+                ..base.clone()
+            },
         ];
         for cfg in bad {
             assert!(cfg.validate().is_err(), "{cfg:?}");

@@ -76,7 +76,8 @@ impl RoomTable {
             members: Vec::new(),
             history: VecDeque::new(),
         });
-        let key = NameKey::new(name).map_or_else(|| name.to_ascii_lowercase(), |k| k.as_str().to_owned());
+        let key =
+            NameKey::new(name).map_or_else(|| name.to_ascii_lowercase(), |k| k.as_str().to_owned());
         self.by_name.insert(key.into_boxed_str(), id);
         id
     }
