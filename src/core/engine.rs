@@ -157,6 +157,11 @@ impl<T> Engine<T> {
         self.sessions.is_empty()
     }
 
+    /// The slots of every open connection.
+    pub fn conn_ids(&self) -> Vec<ConnId> {
+        self.sessions.iter().map(|(id, _)| id).collect()
+    }
+
     /// The session in slot `id`, if open.
     pub fn session(&self, id: ConnId) -> Option<&Session<T>> {
         self.sessions.get(id)
