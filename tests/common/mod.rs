@@ -1,14 +1,17 @@
 //! Shared helpers for the server integration tests: an in-process server on
-//! port 0 and a blocking test client that decodes what the server sends.
+//! port 0 and a blocking test client that decodes and checks what the server
+//! sends (every frame must decode, fit the announced `max_payload`, and carry
+//! only the flag bits the protocol defines).
 #![allow(dead_code)]
 
 use std::collections::VecDeque;
 use std::io::{ErrorKind, Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::net::{IpAddr, Shutdown, SocketAddr, TcpStream};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use stxchat::codec::{ClientMessage, Event, FrameDecoder, ServerMessage};
+use socket2::{Domain, Protocol, SockRef, Socket, Type};
+use stxchat::codec::{ClientMessage, ErrorCode, Event, FrameDecoder, ServerMessage, encode_frame};
 use stxchat::server::{Server, ServerConfig, ShutdownHandle};
 
 /// How long any single wait in a test may take before it fails.
@@ -24,6 +27,13 @@ pub fn config() -> ServerConfig {
     };
     cfg.core.max_connections = 18_000;
     cfg
+}
+
+/// A server with the test settings changed by `f`.
+pub fn start_with(f: impl FnOnce(&mut ServerConfig)) -> TestServer {
+    let mut cfg = config();
+    f(&mut cfg);
+    TestServer::start(cfg)
 }
 
 /// A server running on its own thread; shut down and joined on drop.
@@ -46,6 +56,7 @@ impl TestServer {
         }
     }
 
+    /// Asks for shutdown and waits until `run()` returned; panics unless it returned `Ok`.
     pub fn stop(&mut self) {
         self.handle.shutdown();
         if let Some(j) = self.join.take() {
@@ -64,7 +75,7 @@ impl Drop for TestServer {
 }
 
 /// A server message, owned, for assertions.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Msg {
     Welcome {
         nick: String,
@@ -105,20 +116,24 @@ pub enum Msg {
 }
 
 impl Msg {
-    fn from_wire(m: ServerMessage<'_>) -> Msg {
+    /// Converts a decoded server message, checking the fields the protocol fixes.
+    pub fn from_wire(m: ServerMessage<'_>) -> Msg {
         match m {
             ServerMessage::Welcome {
+                version,
                 nick,
                 server_name,
                 max_payload,
                 keepalive_secs,
-                ..
-            } => Msg::Welcome {
-                nick: nick.into(),
-                server: server_name.into(),
-                max_payload,
-                keepalive: keepalive_secs,
-            },
+            } => {
+                assert_eq!(version, 1, "WELCOME version");
+                Msg::Welcome {
+                    nick: nick.into(),
+                    server: server_name.into(),
+                    max_payload,
+                    keepalive: keepalive_secs,
+                }
+            }
             ServerMessage::Message {
                 flags,
                 seq,
@@ -126,26 +141,33 @@ impl Msg {
                 room,
                 from,
                 text,
-            } => Msg::Message {
-                replayed: flags & 1 == 1,
-                seq,
-                time_ms,
-                room: room.into(),
-                from: from.into(),
-                text: text.into(),
-            },
+            } => {
+                assert_eq!(flags & !1, 0, "MESSAGE flags other than bit 0 must be 0");
+                Msg::Message {
+                    replayed: flags & 1 == 1,
+                    seq,
+                    time_ms,
+                    room: room.into(),
+                    from: from.into(),
+                    text: text.into(),
+                }
+            }
             ServerMessage::Private {
+                flags,
                 seq,
                 from,
                 to,
                 text,
                 ..
-            } => Msg::Private {
-                seq,
-                from: from.into(),
-                to: to.into(),
-                text: text.into(),
-            },
+            } => {
+                assert_eq!(flags, 0, "PRIVATE is never replayed; other bits are 0");
+                Msg::Private {
+                    seq,
+                    from: from.into(),
+                    to: to.into(),
+                    text: text.into(),
+                }
+            }
             ServerMessage::Joined { room, nick } => Msg::Joined {
                 room: room.into(),
                 nick: nick.into(),
@@ -155,14 +177,26 @@ impl Msg {
                 nick: nick.into(),
                 reason,
             },
-            ServerMessage::Members { room, flags, nicks } => Msg::Members {
-                room: room.into(),
-                more: flags & 1 == 1,
-                nicks: nicks.iter().map(str::to_owned).collect(),
-            },
+            ServerMessage::Members { room, flags, nicks } => {
+                assert_eq!(flags & !1, 0, "MEMBERS flags other than bit 0 must be 0");
+                assert!(
+                    !nicks.is_empty(),
+                    "a MEMBERS frame carries at least one nick"
+                );
+                Msg::Members {
+                    room: room.into(),
+                    more: flags & 1 == 1,
+                    nicks: nicks.iter().map(str::to_owned).collect(),
+                }
+            }
             ServerMessage::Pong { token } => Msg::Pong(token),
             ServerMessage::Error { code, .. } => Msg::Error(code),
         }
+    }
+
+    /// Whether this is ERROR `code`.
+    pub fn is_error(&self, code: ErrorCode) -> bool {
+        *self == err(code)
     }
 }
 
@@ -181,6 +215,67 @@ pub fn left(room: &str, nick: &str, reason: u8) -> Msg {
     }
 }
 
+pub fn err(code: ErrorCode) -> Msg {
+    Msg::Error(code.as_u16())
+}
+
+/// A single (last) MEMBERS frame listing `nicks` in any order; compare with [`sorted_members`].
+pub fn members(room: &str, nicks: &[&str]) -> Msg {
+    let mut nicks: Vec<String> = nicks.iter().map(|n| n.to_string()).collect();
+    nicks.sort();
+    Msg::Members {
+        room: room.into(),
+        more: false,
+        nicks,
+    }
+}
+
+/// `msgs` with the nicks of every MEMBERS frame sorted (member order is unspecified).
+pub fn sorted_members(mut msgs: Vec<Msg>) -> Vec<Msg> {
+    for m in &mut msgs {
+        if let Msg::Members { nicks, .. } = m {
+            nicks.sort();
+        }
+    }
+    msgs
+}
+
+/// `msgs` sorted (for frames whose relative order is unspecified).
+pub fn sorted(mut msgs: Vec<Msg>) -> Vec<Msg> {
+    msgs.sort();
+    msgs
+}
+
+/// A whole frame around `payload` (any payload, valid message or not).
+pub fn frame(payload: &[u8]) -> Vec<u8> {
+    let mut b = Vec::new();
+    encode_frame(&mut b, payload).expect("payload fits a frame");
+    b
+}
+
+/// The whole frame of a client message.
+pub fn encode(m: ClientMessage<'_>) -> Vec<u8> {
+    let mut b = Vec::new();
+    m.encode(&mut b, 65535).expect("encodable");
+    b
+}
+
+/// The payload (type byte first) of a client message.
+pub fn payload(m: ClientMessage<'_>) -> Vec<u8> {
+    let mut b = Vec::new();
+    m.encode_payload(&mut b).expect("encodable");
+    b
+}
+
+/// A HELLO of protocol version 1 with no token.
+pub fn hello(nick: &str) -> ClientMessage<'_> {
+    ClientMessage::Hello {
+        version: 1,
+        nick,
+        token: "",
+    }
+}
+
 /// A blocking client for tests.
 pub struct Client {
     pub stream: TcpStream,
@@ -193,7 +288,27 @@ pub struct Client {
 
 impl Client {
     pub fn connect(addr: SocketAddr) -> Client {
-        let stream = TcpStream::connect(addr).expect("connect");
+        Client::from_stream(TcpStream::connect(addr).expect("connect"))
+    }
+
+    /// Connects from the local address `src` (any of 127.0.0.0/8 on loopback).
+    pub fn connect_from(addr: SocketAddr, src: IpAddr) -> Client {
+        let sock = Socket::new(Domain::IPV4, Type::STREAM, Some(Protocol::TCP)).unwrap();
+        sock.bind(&SocketAddr::new(src, 0).into())
+            .expect("bind source");
+        sock.connect(&addr.into()).expect("connect");
+        Client::from_stream(sock.into())
+    }
+
+    /// Connects with a small receive buffer (so the server's output backs up soon).
+    pub fn connect_with_rcvbuf(addr: SocketAddr, bytes: usize) -> Client {
+        let sock = Socket::new(Domain::IPV4, Type::STREAM, Some(Protocol::TCP)).unwrap();
+        sock.set_recv_buffer_size(bytes).unwrap();
+        sock.connect(&addr.into()).expect("connect");
+        Client::from_stream(sock.into())
+    }
+
+    pub fn from_stream(stream: TcpStream) -> Client {
         stream.set_nodelay(true).unwrap();
         Client {
             stream,
@@ -207,37 +322,64 @@ impl Client {
 
     /// Connects and registers; consumes WELCOME and the default room's frames up to our own JOINED.
     pub fn join_as(addr: SocketAddr, nick: &str) -> Client {
+        Client::register(addr, nick).0
+    }
+
+    /// Connects and registers; returns the client and every frame after
+    /// WELCOME up to a PING barrier (the default room's history, MEMBERS, JOINED).
+    pub fn register(addr: SocketAddr, nick: &str) -> (Client, Vec<Msg>) {
         let mut c = Client::connect(addr);
         c.nick = nick.into();
-        c.send(ClientMessage::Hello {
-            version: 1,
-            nick,
-            token: "",
-        });
+        c.send(hello(nick));
         match c.recv() {
             Msg::Welcome { .. } => {}
             other => panic!("{nick}: expected WELCOME, got {other:?}"),
         }
-        c.sync();
-        c
+        let rest = c.sync();
+        (c, rest)
     }
 
     pub fn send(&mut self, m: ClientMessage<'_>) {
-        let mut b = Vec::new();
-        m.encode(&mut b, 65535).expect("encodable");
-        self.send_raw(&b);
+        self.send_raw(&encode(m));
+    }
+
+    /// Sends one frame around `payload` (valid message or not).
+    pub fn send_payload(&mut self, payload: &[u8]) {
+        self.send_raw(&frame(payload));
     }
 
     pub fn send_raw(&mut self, bytes: &[u8]) {
         self.stream.write_all(bytes).expect("write");
     }
 
+    /// Like [`Client::send_raw`] but reports a failed write (the server may have closed).
+    pub fn try_send_raw(&mut self, bytes: &[u8]) -> bool {
+        self.stream.write_all(bytes).is_ok()
+    }
+
     pub fn say(&mut self, room: &str, text: &str) {
         self.send(ClientMessage::Say { room, text });
     }
 
+    pub fn whisper(&mut self, to: &str, text: &str) {
+        self.send(ClientMessage::Whisper { to, text });
+    }
+
+    /// JOIN `room`; returns what came back up to a barrier.
+    pub fn join(&mut self, room: &str) -> Vec<Msg> {
+        self.send(ClientMessage::Join { room });
+        self.sync()
+    }
+
+    /// PART `room`; returns what came back up to a barrier.
+    pub fn part(&mut self, room: &str) -> Vec<Msg> {
+        self.send(ClientMessage::Part { room });
+        self.sync()
+    }
+
+    /// Reads what is available (waiting until `deadline`); false if nothing came.
     fn fill(&mut self, deadline: Instant) -> bool {
-        let mut buf = [0u8; 65536];
+        let mut buf = vec![0u8; 65536];
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
             return false;
@@ -249,13 +391,7 @@ impl Client {
                 false
             }
             Ok(n) => {
-                let inbox = &mut self.inbox;
-                self.dec.decode_all(&buf[..n], |ev| match ev {
-                    Event::Frame(p) => inbox.push_back(Msg::from_wire(
-                        ServerMessage::decode(p).expect("server sends valid messages"),
-                    )),
-                    Event::Error(e) => panic!("server sent a bad frame: {e}"),
-                });
+                self.decode(&buf[..n]);
                 true
             }
             Err(e) if e.kind() == ErrorKind::WouldBlock || e.kind() == ErrorKind::TimedOut => false,
@@ -264,6 +400,25 @@ impl Client {
                 false
             }
             Err(e) => panic!("read: {e}"),
+        }
+    }
+
+    /// Decodes server bytes; after WELCOME the decoder enforces the announced max_payload.
+    fn decode(&mut self, mut input: &[u8]) {
+        loop {
+            let (used, ev) = self.dec.decode(input);
+            input = &input[used..];
+            let msg = match ev {
+                None => break,
+                Some(Event::Frame(p)) => {
+                    Msg::from_wire(ServerMessage::decode(p).expect("server sends valid messages"))
+                }
+                Some(Event::Error(e)) => panic!("{}: server sent a bad frame: {e}", self.nick),
+            };
+            if let Msg::Welcome { max_payload, .. } = msg {
+                self.dec.set_max_payload(usize::from(max_payload));
+            }
+            self.inbox.push_back(msg);
         }
     }
 
@@ -283,6 +438,17 @@ impl Client {
         }
     }
 
+    /// Asserts that the next message is `m`.
+    pub fn expect(&mut self, m: Msg) {
+        let got = self.recv();
+        assert_eq!(got, m, "{}: unexpected message", self.nick);
+    }
+
+    /// Asserts that the next message is ERROR `code`.
+    pub fn expect_error(&mut self, code: ErrorCode) {
+        self.expect(err(code));
+    }
+
     /// Every message until the PONG of a fresh PING (a barrier); the PONG is not returned.
     pub fn sync(&mut self) -> Vec<Msg> {
         self.next_ping += 1;
@@ -297,6 +463,24 @@ impl Client {
         }
     }
 
+    /// Asserts that nothing arrives before a barrier.
+    pub fn expect_nothing(&mut self) {
+        let got = self.sync();
+        assert_eq!(got, vec![], "{}: expected nothing", self.nick);
+    }
+
+    /// Sends `m` and asserts that exactly ERROR `code` comes back before a
+    /// barrier (so the connection stays open).
+    pub fn send_expect_error(&mut self, m: ClientMessage<'_>, code: ErrorCode) {
+        self.send(m);
+        assert_eq!(
+            self.sync(),
+            vec![err(code)],
+            "{}: answer to {m:?}",
+            self.nick
+        );
+    }
+
     /// Reads until EOF (panics after [`WAIT`]); returns what came before it.
     pub fn until_eof(&mut self) -> Vec<Msg> {
         let deadline = Instant::now() + WAIT;
@@ -308,7 +492,56 @@ impl Client {
         self.inbox.drain(..).collect()
     }
 
+    /// Reads until EOF and asserts that the last frame was ERROR `code`, with
+    /// no partial frame after it; returns the frames before the ERROR.
+    pub fn expect_closed_with(&mut self, code: ErrorCode) -> Vec<Msg> {
+        let mut got = self.until_eof();
+        assert_eq!(
+            got.last(),
+            Some(&err(code)),
+            "{}: the last frame before EOF must be ERROR {} (got {got:?})",
+            self.nick,
+            code.name()
+        );
+        assert_eq!(
+            self.dec.buffered(),
+            0,
+            "{}: a partial frame before EOF",
+            self.nick
+        );
+        got.pop();
+        got
+    }
+
+    /// Whether EOF (or a reset) was seen.
+    pub fn is_eof(&self) -> bool {
+        self.eof
+    }
+
+    /// Bytes of an unfinished frame held by the decoder.
+    pub fn partial_bytes(&self) -> usize {
+        self.dec.buffered()
+    }
+
+    /// Closes both directions (the server sees EOF).
     pub fn close(self) {
         let _ = self.stream.shutdown(Shutdown::Both);
+    }
+
+    /// Closes with a reset (SO_LINGER 0), not a FIN.
+    pub fn reset(self) {
+        SockRef::from(&self.stream)
+            .set_linger(Some(Duration::ZERO))
+            .unwrap();
+        drop(self.stream);
+    }
+}
+
+/// Waits until `cond` holds, polling every few milliseconds; panics after [`WAIT`].
+pub fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
+    let deadline = Instant::now() + WAIT;
+    while !cond() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(5));
     }
 }
