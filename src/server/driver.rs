@@ -1,8 +1,8 @@
 //! The single-threaded `mio` event loop around the chat engine.
 //!
 //! Each loop turn: poll; accept until `WouldBlock`; read each readable
-//! connection until `WouldBlock` or its read budget (then it waits in a
-//! backlog for the next turn); hand the bytes to the engine; then write each
+//! connection until `WouldBlock` or its read budget or the turn's (then it
+//! waits in a backlog, served first next turn); hand the bytes to the engine; then write each
 //! connection that has new output once (a dirty list), arming WRITABLE only
 //! when a write was partial; then run deadlines (handshake, keepalive, the
 //! closing phases).
@@ -27,6 +27,14 @@ use crate::server::stats::StatsLog;
 const LISTENER: Token = Token(usize::MAX - 1);
 const WAKER: Token = Token(usize::MAX - 2);
 const SIGNALS: Token = Token(usize::MAX - 3);
+
+/// One loop turn reads at most `max_outbuf / TURN_INPUT_FRACTION` bytes from
+/// all connections together. A byte of input becomes at most about five bytes
+/// of output for each member of a room (a tiny SAY, JOIN or PART), so one
+/// turn's fan-out stays well under any member's output limit before that
+/// output is offered to the socket; only a member whose socket does not take
+/// it is a slow consumer.
+const TURN_INPUT_FRACTION: usize = 8;
 
 /// Why a server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -70,6 +78,8 @@ pub struct Server {
     read_buf: Vec<u8>,
     closing_timers: Timers,
     backlog: VecDeque<ConnId>,
+    /// Input bytes this loop turn may still read (all connections together).
+    turn_left: usize,
     flush: Vec<ConnId>,
     closes: Vec<ConnId>,
     accept_paused_until: Option<u64>,
@@ -123,6 +133,7 @@ impl Server {
             read_buf: vec![0; 64 * 1024],
             closing_timers: Timers::default(),
             backlog: VecDeque::new(),
+            turn_left: 0,
             flush: Vec::new(),
             closes: Vec::new(),
             accept_paused_until: None,
@@ -178,6 +189,9 @@ impl Server {
                 return Err(e);
             }
             let now = self.clock.now();
+            self.turn_left = (self.cfg.core.max_outbuf / TURN_INPUT_FRACTION).max(1);
+            // Connections left over from the last turn read first (FIFO).
+            self.resume_backlog(now);
             for event in events.iter() {
                 match event.token() {
                     LISTENER => self.accept_pending = true,
@@ -200,7 +214,6 @@ impl Server {
                     }
                 }
             }
-            self.resume_backlog(now);
             if self.accept_pending && shutdown_deadline.is_none() {
                 self.accept_all(now);
             }
@@ -327,7 +340,8 @@ impl Server {
         }
     }
 
-    /// Reads from `id` until `WouldBlock` or its budget, feeding the engine.
+    /// Reads from `id` until `WouldBlock` or its budget (its own and the
+    /// turn's), feeding the engine.
     fn read_ready(&mut self, id: ConnId, now: Now) {
         let mut budget = self.cfg.read_budget;
         loop {
@@ -337,14 +351,14 @@ impl Server {
             if io.eof {
                 return;
             }
-            if budget == 0 {
+            if budget == 0 || self.turn_left == 0 {
                 if !io.backlogged {
                     io.backlogged = true;
                     self.backlog.push_back(id);
                 }
                 return;
             }
-            let want = budget.min(self.read_buf.len());
+            let want = budget.min(self.turn_left).min(self.read_buf.len());
             match io.stream.read(&mut self.read_buf[..want]) {
                 Ok(0) => {
                     io.eof = true;
@@ -360,6 +374,7 @@ impl Server {
                 }
                 Ok(n) => {
                     budget -= n;
+                    self.turn_left -= n;
                     if io.closing == Closing::No {
                         self.engine.on_input(id, &self.read_buf[..n], now);
                     }
