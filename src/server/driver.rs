@@ -445,8 +445,10 @@ impl Server {
     fn start_close(&mut self, id: ConnId, now: Now) {
         let flush_ms = self.cfg.close_flush.as_millis() as u64;
         let serial = match self.engine.session(id) {
-            Some(s) => s.serial(),
-            None => return,
+            // Only what the engine closed: a connection finished earlier in
+            // this turn may have left its slot to one accepted since.
+            Some(s) if s.phase() == Phase::Closing => s.serial(),
+            _ => return,
         };
         if let Some(io) = self.engine.io_mut(id)
             && io.closing == Closing::No
