@@ -599,6 +599,25 @@ fn a_reset_connection_gives_left_reason_1() {
     assert_eq!(bob.sync(), vec![]);
 }
 
+/// Regression: when a reset was noticed, the driver removed the connection
+/// but its slot stayed in the engine's list of connections to close; a
+/// connection accepted in the same loop turn took the freed slot and was
+/// then closed without a word (EOF, no frame), still pending in the engine.
+#[test]
+fn a_connection_accepted_right_after_a_reset_is_not_closed_in_its_place() {
+    let srv = TestServer::start(config());
+    for i in 0..30 {
+        let doomed = Client::join_as(srv.addr, &format!("doomed{i}"));
+        doomed.reset();
+        let mut fresh = Client::connect(srv.addr);
+        fresh.nick = format!("fresh{i}");
+        fresh.send(ClientMessage::Ping { token: 3 });
+        assert_eq!(fresh.first_or_eof(), Some(Msg::Pong(3)), "round {i}");
+        fresh.send(hello(&format!("fresh{i}")));
+        assert!(matches!(fresh.recv(), Msg::Welcome { .. }));
+    }
+}
+
 #[test]
 fn keepalive_timeout_closes_silent_clients_and_frames_keep_others_alive() {
     let srv = start_with(|c| c.core.keepalive_secs = 1);

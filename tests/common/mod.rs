@@ -56,10 +56,12 @@ impl TestServer {
         }
     }
 
-    /// Asks for shutdown and waits until `run()` returned; panics unless it returned `Ok`.
+    /// Asks for shutdown and waits (at most [`WAIT`]) until `run()` returned;
+    /// panics unless it returned `Ok`.
     pub fn stop(&mut self) {
         self.handle.shutdown();
         if let Some(j) = self.join.take() {
+            wait_until("the server to stop", || j.is_finished());
             j.join().expect("server thread").expect("server run");
         }
     }
@@ -434,6 +436,22 @@ impl Client {
             }
             if !self.fill(deadline) && Instant::now() >= deadline {
                 panic!("{}: no message within {WAIT:?}", self.nick);
+            }
+        }
+    }
+
+    /// The next message, or `None` if EOF comes first; panics after [`WAIT`].
+    pub fn first_or_eof(&mut self) -> Option<Msg> {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            if let Some(m) = self.inbox.pop_front() {
+                return Some(m);
+            }
+            if self.eof {
+                return None;
+            }
+            if !self.fill(deadline) && !self.eof && Instant::now() >= deadline {
+                panic!("{}: no message or EOF within {WAIT:?}", self.nick);
             }
         }
     }

@@ -1,0 +1,318 @@
+//! Limits over real sockets (PROTOCOL.md 4.3 and 4.4): the connection limit
+//! and the per-IP cap (server_full), the slow consumer, and shutdown.
+
+mod common;
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpStream};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use common::*;
+use stxchat::codec::{ClientMessage, ErrorCode};
+
+fn ip(last: u8) -> IpAddr {
+    IpAddr::V4(Ipv4Addr::new(127, 0, 0, last))
+}
+
+/// Connects from `src` and asserts the server refuses with ERROR server_full then EOF.
+fn assert_refused(addr: SocketAddr, src: IpAddr) {
+    let mut c = Client::connect_from(addr, src);
+    assert_eq!(c.expect_closed_with(ErrorCode::ServerFull), vec![]);
+}
+
+/// Connects from `src` and returns the client once the server answered a PING
+/// (so it was admitted); retries while the server still counts a connection
+/// that the test has just closed.
+fn admitted(addr: SocketAddr, src: IpAddr) -> Client {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let mut c = Client::connect_from(addr, src);
+        c.send(ClientMessage::Ping { token: 1 });
+        match c.first_or_eof() {
+            Some(Msg::Pong(1)) => return c,
+            Some(m) if m == err(ErrorCode::ServerFull) => {
+                assert!(Instant::now() < deadline, "never admitted");
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn connections_beyond_the_limit_get_server_full_then_eof_and_are_not_counted() {
+    let srv = start_with(|c| c.core.max_connections = 3);
+    let local = ip(1);
+    let mut registered = Client::join_as(srv.addr, "a");
+    let mut pending = admitted(srv.addr, local);
+    let mut third = Client::join_as(srv.addr, "c");
+    for _ in 0..5 {
+        assert_refused(srv.addr, local);
+    }
+    // A refused client that sent HELLO at once still reads the ERROR.
+    let mut eager = Client::connect(srv.addr);
+    eager.send(hello("eager"));
+    assert_eq!(eager.expect_closed_with(ErrorCode::ServerFull), vec![]);
+    // A connection being closed still counts: after BYE the server drains
+    // input (up to 1 s) until this client closes its side.
+    pending.send(ClientMessage::Bye);
+    assert_eq!(pending.until_eof(), vec![]);
+    assert_refused(srv.addr, local);
+    // Once it is gone, exactly one slot is free (refusals took none).
+    pending.close();
+    let _fourth = admitted(srv.addr, local);
+    assert_refused(srv.addr, local);
+    // Registered clients were not disturbed.
+    registered.sync();
+    third.sync();
+}
+
+#[test]
+fn the_per_ip_cap_counts_each_source_address_separately() {
+    let srv = start_with(|c| c.core.max_connections_per_ip = 2);
+    let mut one_a = Client::connect_from(srv.addr, ip(1));
+    one_a.send(hello("one-a"));
+    assert!(matches!(one_a.recv(), Msg::Welcome { .. }));
+    let one_b = admitted(srv.addr, ip(1));
+    assert_refused(srv.addr, ip(1));
+    // Other addresses are not affected, and have a cap of their own.
+    let _two_a = admitted(srv.addr, ip(2));
+    let _two_b = admitted(srv.addr, ip(2));
+    assert_refused(srv.addr, ip(2));
+    let _three = admitted(srv.addr, ip(3));
+    // Closing one connection from 127.0.0.1 frees a slot for that address only.
+    one_b.close();
+    let _one_c = admitted(srv.addr, ip(1));
+    assert_refused(srv.addr, ip(1));
+    assert_refused(srv.addr, ip(2));
+    one_a.sync();
+}
+
+/// What a reader thread saw: messages per sender, in order, and the LEFTs.
+#[derive(Debug, Default)]
+struct Seen {
+    texts: HashMap<String, Vec<u64>>,
+    lefts: Vec<Msg>,
+}
+
+#[test]
+fn a_slow_consumer_is_dropped_and_every_other_member_gets_every_message() {
+    const PUBLISHERS: usize = 2;
+    const READERS: usize = PUBLISHERS + 2;
+    const CAP: u64 = 20_000;
+    /// Messages of one publisher a reader may be behind: 2 x 24 x ~1 KiB is
+    /// below the 64 KiB output limit, so readers are never slow, however
+    /// they are scheduled.
+    const WINDOW: u64 = 24;
+    let srv = start_with(|c| {
+        c.core.history = 0;
+        c.core.max_outbuf = 64 * 1024;
+    });
+    // The slow one: a small receive window, registers, then never reads.
+    let mut slow = Client::connect_with_rcvbuf(srv.addr, 4096);
+    slow.nick = "slow".into();
+    slow.send(hello("slow"));
+    assert!(matches!(slow.recv(), Msg::Welcome { .. }));
+    slow.sync();
+    let dropped = Arc::new(AtomicBool::new(false));
+    // received[reader][publisher]: how many of that publisher's messages arrived.
+    let received: Arc<Vec<Vec<AtomicU64>>> = Arc::new(
+        (0..READERS)
+            .map(|_| (0..PUBLISHERS).map(|_| AtomicU64::new(0)).collect())
+            .collect(),
+    );
+    let nicks: Vec<String> = (0..PUBLISHERS)
+        .map(|i| format!("pub{i}"))
+        .chain((PUBLISHERS..READERS).map(|i| format!("reader{i}")))
+        .collect();
+    let mut clients: Vec<Client> = nicks.iter().map(|n| Client::join_as(srv.addr, n)).collect();
+    for c in &mut clients {
+        c.sync();
+    }
+    let publishers: Vec<String> = nicks[..PUBLISHERS].to_vec();
+    let mut readers = Vec::new();
+    let mut writers = Vec::new();
+    for (r, c) in clients.into_iter().enumerate() {
+        let mut reader = Client::from_stream(c.stream.try_clone().unwrap());
+        reader.nick = c.nick.clone();
+        let flag = dropped.clone();
+        let publishers = publishers.clone();
+        let counts = received.clone();
+        readers.push(std::thread::spawn(move || {
+            let mut seen = Seen::default();
+            let mut done = 0;
+            while done < publishers.len() {
+                match reader.recv() {
+                    Msg::Message { from, text, .. } => {
+                        if text == "done" {
+                            done += 1;
+                        } else {
+                            let n: u64 = text.split(':').next().unwrap().parse().unwrap();
+                            let p = publishers.iter().position(|p| *p == from).unwrap();
+                            counts[r][p].fetch_add(1, Ordering::SeqCst);
+                            seen.texts.entry(from).or_default().push(n);
+                        }
+                    }
+                    m @ Msg::Left { .. } => {
+                        if m == left("lobby", "slow", 3) {
+                            flag.store(true, Ordering::SeqCst);
+                        }
+                        seen.lefts.push(m);
+                    }
+                    other => panic!("{}: unexpected {other:?}", reader.nick),
+                }
+            }
+            seen
+        }));
+        if r < PUBLISHERS {
+            let flag = dropped.clone();
+            let counts = received.clone();
+            let mut stream = c.stream;
+            writers.push(std::thread::spawn(move || {
+                let pad = "p".repeat(1000);
+                let mut sent = 0u64;
+                let deadline = Instant::now() + WAIT;
+                while sent < CAP && !flag.load(Ordering::SeqCst) {
+                    // Stay within WINDOW of the slowest reader (not counting `slow`).
+                    while counts
+                        .iter()
+                        .any(|row| row[r].load(Ordering::SeqCst) + WINDOW < sent + 8)
+                    {
+                        assert!(Instant::now() < deadline, "readers stopped reading");
+                        std::thread::sleep(Duration::from_micros(200));
+                    }
+                    let mut batch = Vec::new();
+                    for _ in 0..8 {
+                        batch.extend(encode(ClientMessage::Say {
+                            room: "lobby",
+                            text: &format!("{sent}:{pad}"),
+                        }));
+                        sent += 1;
+                    }
+                    stream.write_all(&batch).unwrap();
+                }
+                stream
+                    .write_all(&encode(ClientMessage::Say {
+                        room: "lobby",
+                        text: "done",
+                    }))
+                    .unwrap();
+                (sent, stream)
+            }));
+        }
+    }
+    wait_until("the slow consumer to be dropped", || {
+        dropped.load(Ordering::SeqCst)
+    });
+    // It gets what was queued for it, whole frames, then ERROR slow_consumer last.
+    let backlog = slow.expect_closed_with(ErrorCode::SlowConsumer);
+    assert!(
+        backlog
+            .iter()
+            .all(|m| matches!(m, Msg::Message { .. } | Msg::Joined { .. }))
+    );
+    let sent: Vec<u64> = writers.into_iter().map(|w| w.join().unwrap().0).collect();
+    assert!(
+        sent.iter().all(|&n| n < CAP),
+        "the slow consumer was dropped before the cap"
+    );
+    for r in readers {
+        let seen = r.join().unwrap();
+        for (p, &n) in publishers.iter().zip(&sent) {
+            let got = seen.texts.get(p).cloned().unwrap_or_default();
+            assert_eq!(got.len() as u64, n, "every message of {p} arrived");
+            assert!(got.iter().copied().eq(0..n), "in the order {p} sent them");
+        }
+        assert_eq!(seen.lefts, vec![left("lobby", "slow", 3)]);
+    }
+}
+
+#[test]
+fn shutdown_sends_shutting_down_to_every_client_then_eof_and_run_returns_ok() {
+    let mut srv = start_with(|c| c.core.keepalive_secs = 0);
+    let mut clients: Vec<Client> = (0..5)
+        .map(|i| {
+            let mut c = Client::join_as(srv.addr, &format!("c{i}"));
+            c.join("r");
+            c
+        })
+        .collect();
+    for c in &mut clients {
+        c.sync();
+    }
+    let mut pending = Client::connect(srv.addr);
+    pending.sync();
+    // One client that neither reads nor closes must not hold the shutdown up.
+    let silent = TcpStream::connect(srv.addr).unwrap();
+    pending.sync();
+    srv.stop();
+    for c in &mut clients {
+        assert_eq!(
+            c.expect_closed_with(ErrorCode::ShuttingDown),
+            vec![],
+            "no LEFT is sent to a server's own clients on shutdown"
+        );
+    }
+    assert_eq!(pending.expect_closed_with(ErrorCode::ShuttingDown), vec![]);
+    drop(silent);
+    // Nobody listens any more.
+    assert!(TcpStream::connect(srv.addr).is_err());
+}
+
+/// Regression: the driver read up to its per-connection budget (128 KiB) from
+/// every readable connection in one loop turn and fanned it all out before
+/// writing anything, so members were dropped as slow consumers whenever one
+/// turn's fan-out exceeded the output limit (here: a dozen publishers
+/// bursting at once, with the default 1 MiB limit), although their sockets
+/// would have taken every byte.
+#[test]
+fn members_are_not_dropped_when_many_publishers_burst_in_the_same_turn() {
+    const PUBLISHERS: usize = 12;
+    const PER_PUBLISHER: usize = 150;
+    let srv = TestServer::start(config());
+    let mut reader = Client::join_as(srv.addr, "reader");
+    let mut pubs: Vec<Client> = (0..PUBLISHERS)
+        .map(|i| Client::join_as(srv.addr, &format!("p{i}")))
+        .collect();
+    for p in &mut pubs {
+        p.sync();
+    }
+    reader.sync();
+    // Everyone's share (1.8 MB each) fits what loopback sockets take even
+    // if nobody reads, so nobody may be dropped; nobody reads until every
+    // burst was written.
+    let pad = "b".repeat(1000);
+    let barrier = Arc::new(std::sync::Barrier::new(PUBLISHERS));
+    let writers: Vec<_> = pubs
+        .iter()
+        .map(|p| {
+            let mut stream = p.stream.try_clone().unwrap();
+            let barrier = barrier.clone();
+            let mut burst = Vec::new();
+            for i in 0..PER_PUBLISHER {
+                burst.extend(encode(ClientMessage::Say {
+                    room: "lobby",
+                    text: &format!("{i}:{pad}"),
+                }));
+            }
+            std::thread::spawn(move || {
+                barrier.wait();
+                stream.write_all(&burst).unwrap();
+            })
+        })
+        .collect();
+    for w in writers {
+        w.join().unwrap();
+    }
+    for c in pubs.iter_mut().chain(std::iter::once(&mut reader)) {
+        for n in 0..PUBLISHERS * PER_PUBLISHER {
+            match c.recv() {
+                Msg::Message { .. } => {}
+                other => panic!("{}: unexpected {other:?} after {n} messages", c.nick),
+            }
+        }
+    }
+}
