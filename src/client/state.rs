@@ -6,7 +6,7 @@
 //! ([`ChatState::apply`]); an entered line becomes a [`Request`]
 //! ([`ChatState::submit`]).
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::time::Duration;
 
 use crate::client::command::{self, Command, HELP, KEYS_HELP, ParseError};
@@ -77,6 +77,9 @@ pub struct Tab {
     /// (seq, time_ms) of chat lines shown, to skip history replayed again
     /// after a reconnect.
     seen: HashSet<(u64, u64)>,
+    /// Created for a join still under way (history arrives before our
+    /// JOINED): show it once the join completes.
+    fresh: bool,
 }
 
 impl Tab {
@@ -89,6 +92,7 @@ impl Tab {
             unread: 0,
             scroll: 0,
             seen: HashSet::new(),
+            fresh: true,
         }
     }
 
@@ -163,6 +167,9 @@ pub struct ChatState {
     pub net_ended: bool,
     /// Rooms (keys) whose next member list answers a `/who`.
     pending_who: Vec<String>,
+    /// Member lists of rooms without a tab yet, by room key: a join sends
+    /// MEMBERS before our own JOINED.
+    unclaimed_members: HashMap<String, Vec<String>>,
 }
 
 impl ChatState {
@@ -180,6 +187,7 @@ impl ChatState {
             quitting: false,
             net_ended: false,
             pending_who: Vec::new(),
+            unclaimed_members: HashMap::new(),
         }
     }
 
@@ -367,14 +375,19 @@ impl ChatState {
             }
             ClientEvent::Joined { room, nick } => {
                 if names_equal(nick, &self.nick) {
-                    let (i, created) = self.open(TabKind::Room(room.clone()));
-                    self.tabs[i].joined = true;
-                    if !self.tabs[i].members.iter().any(|m| names_equal(m, nick)) {
-                        self.tabs[i].members.push(nick.clone());
-                        sort_nicks(&mut self.tabs[i].members);
+                    let (i, _) = self.open(TabKind::Room(room.clone()));
+                    if let Some(members) = self.unclaimed_members.remove(&name_key(room)) {
+                        self.tabs[i].set_members(&members);
                     }
+                    let tab = &mut self.tabs[i];
+                    tab.joined = true;
+                    if !tab.members.iter().any(|m| names_equal(m, nick)) {
+                        tab.members.push(nick.clone());
+                        sort_nicks(&mut tab.members);
+                    }
+                    let fresh = std::mem::replace(&mut tab.fresh, false);
                     self.notice_in(i, format!("you joined {room}"));
-                    if created {
+                    if fresh {
                         self.select(i);
                     }
                 } else if let Some(i) = self.room_tab(room) {
@@ -418,11 +431,13 @@ impl ChatState {
                     }
                     None => false,
                 };
-                let tab = self.room_tab(room);
-                if let Some(i) = tab {
-                    self.tabs[i].set_members(nicks);
+                match self.room_tab(room) {
+                    Some(i) => self.tabs[i].set_members(nicks),
+                    None => {
+                        self.unclaimed_members.insert(key, nicks.clone());
+                    }
                 }
-                if asked || tab.is_none() {
+                if asked {
                     self.notice(format!(
                         "members of {room} ({}): {}",
                         nicks.len(),
@@ -439,6 +454,7 @@ impl ChatState {
             ClientEvent::Disconnected { reason } => {
                 self.connection = Connection::Offline(reason.clone());
                 self.pending_who.clear();
+                self.unclaimed_members.clear();
                 for tab in &mut self.tabs {
                     if matches!(tab.kind, TabKind::Room(_)) {
                         tab.joined = false;
@@ -613,6 +629,50 @@ mod tests {
         assert_eq!(s.active_tab().kind, TabKind::Room("lobby".into()));
         assert!(s.active_tab().joined);
         assert_eq!(s.active_tab().members, vec!["Alice".to_string()]);
+    }
+
+    #[test]
+    fn a_join_sequence_fills_and_shows_the_new_tab() {
+        // As the server sends it: history, MEMBERS, then our own JOINED.
+        let mut s = connected();
+        s.apply(&msg("dev", "bob", "earlier", 1, true));
+        s.apply(&ClientEvent::Members {
+            room: "dev".into(),
+            nicks: vec!["bob".into(), "Alice".into()],
+        });
+        assert_eq!(s.active, 1, "not shown before the join completes");
+        s.apply(&ClientEvent::Joined {
+            room: "dev".into(),
+            nick: "Alice".into(),
+        });
+        assert_eq!(s.active_tab().kind, TabKind::Room("dev".into()));
+        assert_eq!(s.active_tab().members, ["Alice", "bob"]);
+        // Without history the tab does not exist before JOINED.
+        s.apply(&ClientEvent::Members {
+            room: "ops".into(),
+            nicks: vec!["carol".into(), "Alice".into()],
+        });
+        assert_eq!(s.room_tab("ops"), None);
+        s.apply(&ClientEvent::Joined {
+            room: "ops".into(),
+            nick: "Alice".into(),
+        });
+        assert_eq!(s.active_tab().kind, TabKind::Room("ops".into()));
+        assert_eq!(s.active_tab().members, ["Alice", "carol"]);
+        assert!(
+            !texts(s.active_tab())
+                .iter()
+                .any(|l| l.contains("members of"))
+        );
+        // Re-joining after a reconnect does not switch tabs.
+        s.select(1);
+        s.apply(&ClientEvent::Disconnected { reason: "x".into() });
+        s.apply(&ClientEvent::Joined {
+            room: "ops".into(),
+            nick: "Alice".into(),
+        });
+        assert_eq!(s.active, 1);
+        assert!(s.tabs[3].joined);
     }
 
     #[test]
