@@ -5,9 +5,11 @@
 mod common;
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpListener};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::TestServer;
@@ -389,41 +391,115 @@ fn an_unreachable_server_fails_with_a_clear_message() {
     );
 }
 
+/// A TCP relay in front of a server: its address stays the same while the
+/// connections through it can be cut, as a network failure would.
+struct Relay {
+    addr: SocketAddr,
+    conns: Arc<Mutex<Vec<TcpStream>>>,
+    stop: Arc<AtomicBool>,
+}
+
+impl Relay {
+    fn start(upstream: SocketAddr) -> Relay {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let conns = Arc::new(Mutex::new(Vec::new()));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (c, st) = (conns.clone(), stop.clone());
+        std::thread::spawn(move || {
+            for down in listener.incoming() {
+                if st.load(Ordering::SeqCst) {
+                    return;
+                }
+                let Ok(down) = down else { continue };
+                let Ok(up) = TcpStream::connect(upstream) else {
+                    continue;
+                };
+                let mut list = c.lock().unwrap();
+                list.push(down.try_clone().unwrap());
+                list.push(up.try_clone().unwrap());
+                for (mut from, mut to) in [
+                    (down.try_clone().unwrap(), up.try_clone().unwrap()),
+                    (up, down),
+                ] {
+                    std::thread::spawn(move || {
+                        let _ = std::io::copy(&mut from, &mut to);
+                        let _ = to.shutdown(Shutdown::Both);
+                        let _ = from.shutdown(Shutdown::Both);
+                    });
+                }
+            }
+        });
+        Relay { addr, conns, stop }
+    }
+
+    /// Cuts every connection made so far (both ends see EOF).
+    fn cut_all(&self) {
+        for s in self.conns.lock().unwrap().drain(..) {
+            let _ = s.shutdown(Shutdown::Both);
+        }
+    }
+}
+
+impl Drop for Relay {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        self.cut_all();
+        // Wake the accepting thread so it sees the stop flag.
+        let _ = TcpStream::connect(self.addr);
+    }
+}
+
 #[test]
 fn a_lost_connection_is_reported_and_rooms_are_rejoined() {
-    let mut srv = server();
-    let addr = srv.addr;
-    let mut alice = Client::join(addr, "alice");
-    let mut quitter = Client::start(addr, "quitter", &["--no-reconnect"]);
-    quitter.expect("[lobby] * quitter joined");
+    let srv = server();
+    let relay = Relay::start(srv.addr);
+    let mut alice = Client::join(relay.addr, "alice");
     alice.send("/join dev");
     alice.expect("[dev] * alice joined");
+    let mut bob = Client::join(srv.addr, "bob");
+    bob.send("/join dev");
+    bob.expect("[dev] * members (2): alice, bob");
 
-    srv.stop();
-    alice.expect_where("about the shutdown", |l| {
-        l.starts_with("error: the server is shutting down")
-    });
-    alice.expect_where("about the disconnect", |l| {
-        l.starts_with("* disconnected: ")
-    });
-    let q = quitter.wait();
-    assert!(!q.status.success(), "--no-reconnect gives up");
-    assert!(q.stderr.contains("not reconnecting"), "{}", q.stderr);
-
-    let mut cfg = common::config();
-    cfg.bind = addr;
-    let _srv2 = TestServer::start(cfg);
+    relay.cut_all();
+    alice.expect("* disconnected: the server closed the connection");
+    bob.expect("[dev] * alice left (quit)");
     alice.expect_where("about connecting again", |l| {
         l.starts_with("* connected to ") && l.ends_with(" as alice")
     });
     alice.expect("[dev] * alice joined");
+    bob.expect("[dev] * alice joined");
     // The current room is the last one joined (dev) again.
-    let mut bob = Client::start(addr, "bob", &[]);
-    bob.send("/join dev");
-    bob.expect("[dev] * members (2): alice, bob");
-    alice.expect("[dev] * bob joined");
     alice.send("still here");
     bob.expect("[dev] <alice> still here");
+    assert!(alice.finish().status.success());
+}
+
+#[test]
+fn a_server_shutdown_is_reported_and_no_reconnect_gives_up() {
+    let mut srv = server();
+    let mut alice = Client::join(srv.addr, "alice");
+    let mut quitter = Client::start(srv.addr, "quitter", &["--no-reconnect"]);
+    quitter.expect("[lobby] * quitter joined");
+    alice.expect("[lobby] * quitter joined");
+
+    srv.stop();
+    alice.expect("error: the server is shutting down");
+    alice.expect("* disconnected: the server closed the connection: the server is shutting down");
+    alice.expect_where("about the next attempt", |l| {
+        l.contains("reconnecting in") && l.ends_with("(attempt 1)")
+    });
+    let q = quitter.wait();
+    assert!(!q.status.success(), "--no-reconnect gives up");
+    assert!(
+        q.stderr
+            .contains("the server is shutting down; not reconnecting"),
+        "{}",
+        q.stderr
+    );
+    // Still reconnecting, alice quits at the end of input.
+    let a = alice.finish();
+    assert!(a.status.success(), "{}", a.stderr);
 }
 
 #[test]

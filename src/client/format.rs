@@ -37,10 +37,19 @@ pub fn error_sentence(code: u16) -> &'static str {
     }
 }
 
-/// A server error as text: the sentence, then the server's detail if any.
+/// A server error as text: the sentence, then the server's detail unless
+/// it only repeats the sentence's words.
 pub fn server_error_text(code: u16, detail: &str) -> String {
     let sentence = error_sentence(code);
-    if detail.trim().is_empty() {
+    let words: Vec<String> = sentence
+        .split(|c: char| !c.is_alphanumeric())
+        .map(str::to_lowercase)
+        .collect();
+    let repeats = detail
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .all(|w| words.contains(&w.to_lowercase()));
+    if repeats {
         sentence.to_owned()
     } else {
         format!("{sentence} ({detail})")
@@ -292,6 +301,18 @@ mod tests {
         assert_eq!(
             text_line(&ClientEvent::server_error(7, "")).unwrap(),
             "error: that nick is already in use"
+        );
+        assert_eq!(
+            server_error_text(9, "Not in that room"),
+            "you are not in that room"
+        );
+        assert_eq!(
+            server_error_text(17, "server shutting down"),
+            "the server is shutting down"
+        );
+        assert_eq!(
+            server_error_text(15, "keepalive timeout"),
+            "the connection timed out (keepalive timeout)"
         );
         assert_eq!(error_sentence(999), "the server reported an unknown error");
         for code in ErrorCode::ALL {

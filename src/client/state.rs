@@ -14,7 +14,7 @@ use crate::client::event::{ClientEvent, name_key};
 use crate::client::format::{self, clock_hm, member_list, now_ms};
 use crate::client::input::InputLine;
 use crate::client::request::Request;
-use crate::codec::{LeftReason, names_equal};
+use crate::codec::{DEFAULT_MAX_PAYLOAD, LeftReason, names_equal};
 
 /// Most lines a tab keeps.
 pub const MAX_LINES: usize = 5000;
@@ -155,6 +155,8 @@ pub struct ChatState {
     pub connection: Connection,
     /// Latest round-trip time.
     pub rtt: Option<Duration>,
+    /// The server's payload limit (4096 until WELCOME says otherwise).
+    pub max_payload: usize,
     /// Tabs; index 0 is the status tab.
     pub tabs: Vec<Tab>,
     /// The shown tab.
@@ -170,6 +172,8 @@ pub struct ChatState {
     /// Member lists of rooms without a tab yet, by room key: a join sends
     /// MEMBERS before our own JOINED.
     unclaimed_members: HashMap<String, Vec<String>>,
+    /// Why the last reconnect attempt failed (repeats are not shown again).
+    last_failure: Option<String>,
 }
 
 impl ChatState {
@@ -181,6 +185,7 @@ impl ChatState {
             nick: nick.to_owned(),
             connection: Connection::Connecting(0),
             rtt: None,
+            max_payload: usize::from(DEFAULT_MAX_PAYLOAD),
             tabs: vec![Tab::new(TabKind::Status)],
             active: 0,
             input: InputLine::new(),
@@ -188,6 +193,7 @@ impl ChatState {
             net_ended: false,
             pending_who: Vec::new(),
             unclaimed_members: HashMap::new(),
+            last_failure: None,
         }
     }
 
@@ -319,9 +325,14 @@ impl ChatState {
                 }
             }
             ClientEvent::Connected {
-                nick, server_name, ..
+                nick,
+                server_name,
+                max_payload,
+                ..
             } => {
                 self.nick = nick.clone();
+                self.max_payload = usize::from(*max_payload);
+                self.last_failure = None;
                 self.server_name = Some(server_name.clone());
                 self.connection = Connection::Connected;
                 if let Some(text) = format::notice(event) {
@@ -466,14 +477,20 @@ impl ChatState {
                 }
             }
             ClientEvent::Reconnecting {
-                attempt, delay_ms, ..
+                attempt,
+                delay_ms,
+                reason,
             } => {
                 self.connection = Connection::Reconnecting {
                     attempt: *attempt,
                     delay_ms: *delay_ms,
                 };
-                if let Some(text) = format::notice(event) {
-                    self.global(LineKind::Notice(text));
+                // The status bar counts attempts; the pane tells each new reason once.
+                if self.last_failure.as_ref() != Some(reason) {
+                    self.last_failure = Some(reason.clone());
+                    if let Some(text) = format::notice(event) {
+                        self.global(LineKind::Notice(text));
+                    }
                 }
             }
             ClientEvent::Warning { .. } => {
@@ -573,6 +590,12 @@ impl ChatState {
         };
         if self.net_ended && request != Request::Quit {
             self.error("not connected; not sent");
+            return None;
+        }
+        // Checked here too (the network side checks again) so that a refusal
+        // shows at once, in order with local notices.
+        if let Err(refusal) = request.check(&self.nick, self.max_payload) {
+            self.error(format!("error: {refusal}"));
             return None;
         }
         Some(request)
@@ -837,6 +860,48 @@ mod tests {
         assert_eq!(s.submit(), None);
         s.input.insert_str("/quit");
         assert_eq!(s.submit(), Some(Request::Quit));
+    }
+
+    #[test]
+    fn too_long_text_is_refused_at_once() {
+        let mut s = connected();
+        // MESSAGE overhead: 22 bytes plus room and nick.
+        let max = 4096 - 22 - "lobby".len() - "Alice".len();
+        s.input.insert_str(&"x".repeat(max + 1));
+        assert_eq!(s.submit(), None);
+        assert_eq!(
+            texts(&s.tabs[1]).last().unwrap(),
+            &format!(
+                "!! error: message too long: {} bytes, at most {max} fit here; not sent",
+                max + 1
+            )
+        );
+        s.input.insert_str(&"x".repeat(max));
+        assert!(matches!(s.submit(), Some(Request::Say { .. })));
+    }
+
+    #[test]
+    fn repeated_reconnect_failures_are_told_once() {
+        let mut s = connected();
+        for attempt in 1..5 {
+            s.apply(&ClientEvent::Reconnecting {
+                attempt,
+                delay_ms: 100,
+                reason: if attempt == 1 { "lost" } else { "refused" }.into(),
+            });
+        }
+        let notices = texts(&s.tabs[0])
+            .into_iter()
+            .filter(|l| l.contains("reconnecting in"))
+            .count();
+        assert_eq!(notices, 2);
+        assert_eq!(
+            s.connection,
+            Connection::Reconnecting {
+                attempt: 4,
+                delay_ms: 100
+            }
+        );
     }
 
     #[test]
