@@ -1,4 +1,10 @@
-//! Placeholder for the operator channel and `stxchat top` (being built).
+//! The operator channel: the admin wire protocol, the sans-IO admin session
+//! the server runs, a blocking admin client, the Prometheus metrics
+//! endpoint, and the `stxchat top` screen.
+
+pub mod proto;
+pub mod rates;
+pub mod service;
 
 use std::process::ExitCode;
 
