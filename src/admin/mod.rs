@@ -2,6 +2,8 @@
 //! the server runs, a blocking admin client, the Prometheus metrics
 //! endpoint, and the `stxchat top` screen.
 
+pub mod client;
+pub mod metrics;
 pub mod proto;
 pub mod rates;
 pub mod service;
