@@ -3,6 +3,8 @@
 //! endpoint, and the `stxchat top` screen.
 
 pub mod client;
+pub mod config;
+pub mod hub;
 pub mod metrics;
 pub mod proto;
 pub mod rates;

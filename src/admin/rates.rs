@@ -1,12 +1,10 @@
 //! Per-second rates derived from the engine's monotonic counters.
 //!
 //! The server samples its counters about once a second ([`RateMeter::sample`]
-//! is cheap and ignores calls made sooner than a second after the last
+//! is cheap and ignores calls made sooner than a period after the last
 //! sample); the rates are the differences over the last completed interval,
-//! scaled to one second. The clock is passed in, so this is testable without
-//! sleeping.
-
-use std::time::{Duration, Instant};
+//! scaled to one second. The clock (monotonic milliseconds, as the engine's
+//! `Now::mono_ms`) is passed in, so this is testable without sleeping.
 
 use serde::{Deserialize, Serialize};
 
@@ -49,52 +47,53 @@ fn totals(c: &Counters) -> [u64; 7] {
 /// Turns counter samples into [`Rates`].
 #[derive(Debug, Clone)]
 pub struct RateMeter {
-    period: Duration,
-    last: Option<(Instant, [u64; 7])>,
+    period_ms: u64,
+    last: Option<(u64, [u64; 7])>,
     rates: Rates,
 }
 
 impl Default for RateMeter {
     fn default() -> Self {
-        RateMeter::new(Duration::from_secs(1))
+        RateMeter::new(1000)
     }
 }
 
 impl RateMeter {
-    /// A meter that measures over intervals of at least `period`.
-    pub fn new(period: Duration) -> Self {
+    /// A meter that measures over intervals of at least `period_ms` milliseconds.
+    pub fn new(period_ms: u64) -> Self {
         RateMeter {
-            period: period.max(Duration::from_millis(1)),
+            period_ms: period_ms.max(1),
             last: None,
             rates: Rates::default(),
         }
     }
 
-    /// The sampling period.
-    pub fn period(&self) -> Duration {
-        self.period
+    /// The sampling period in milliseconds.
+    pub fn period_ms(&self) -> u64 {
+        self.period_ms
     }
 
-    /// Whether a sample taken at `now` would start a new interval.
-    pub fn due(&self, now: Instant) -> bool {
-        match self.last {
-            None => true,
-            Some((t, _)) => now.saturating_duration_since(t) >= self.period,
-        }
+    /// When the next sample is due (monotonic ms); `None` before the first.
+    pub fn next_due_ms(&self) -> Option<u64> {
+        self.last.map(|(t, _)| t.saturating_add(self.period_ms))
+    }
+
+    /// Whether a sample taken at `now_ms` would start a new interval.
+    pub fn due(&self, now_ms: u64) -> bool {
+        self.next_due_ms().is_none_or(|at| now_ms >= at)
     }
 
     /// Records the counters at `now` if a period has passed since the last
     /// sample (or there was none); returns whether the rates changed.
-    pub fn sample(&mut self, now: Instant, counters: &Counters) -> bool {
-        if !self.due(now) {
+    pub fn sample(&mut self, now_ms: u64, counters: &Counters) -> bool {
+        if !self.due(now_ms) {
             return false;
         }
         let cur = totals(counters);
-        let Some((t, prev)) = self.last.replace((now, cur)) else {
+        let Some((t, prev)) = self.last.replace((now_ms, cur)) else {
             return false;
         };
-        let ms = now.saturating_duration_since(t).as_millis();
-        let ms = u64::try_from(ms).unwrap_or(u64::MAX).max(1);
+        let ms = now_ms.saturating_sub(t).max(1);
         let per_sec = |i: usize| -> u64 {
             let d = u128::from(cur[i].saturating_sub(prev[i]));
             u64::try_from(d * 1000 / u128::from(ms)).unwrap_or(u64::MAX)
@@ -124,7 +123,7 @@ mod tests {
 
     #[test]
     fn rates_are_differences_scaled_to_a_second() {
-        let t0 = Instant::now();
+        let t0 = 5_000;
         let mut m = RateMeter::default();
         let mut c = Counters {
             messages: 100,
@@ -136,21 +135,21 @@ mod tests {
         c.messages = 150;
         c.bytes_out = 4000;
         // Too soon: ignored.
-        assert!(!m.sample(t0 + Duration::from_millis(400), &c));
-        assert!(m.sample(t0 + Duration::from_millis(2000), &c));
+        assert!(!m.sample(t0 + 400, &c));
+        assert!(m.sample(t0 + 2000, &c));
         assert_eq!(m.rates().interval_ms, 2000);
         assert_eq!(m.rates().messages, 25);
         assert_eq!(m.rates().bytes_out, 1500);
         assert_eq!(m.rates().frames_in, 0);
         // A quiet second brings the rates back to zero.
-        assert!(m.sample(t0 + Duration::from_millis(3000), &c));
+        assert!(m.sample(t0 + 3000, &c));
         assert_eq!(m.rates().messages, 0);
         assert_eq!(m.rates().interval_ms, 1000);
     }
 
     #[test]
     fn counters_that_go_backwards_give_zero_not_garbage() {
-        let t0 = Instant::now();
+        let t0 = 0;
         let mut m = RateMeter::default();
         let mut c = Counters {
             frames_in: 10,
@@ -158,7 +157,7 @@ mod tests {
         };
         m.sample(t0, &c);
         c.frames_in = 5;
-        m.sample(t0 + Duration::from_secs(1), &c);
+        m.sample(t0 + 1000, &c);
         assert_eq!(m.rates().frames_in, 0);
     }
 }

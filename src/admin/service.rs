@@ -269,6 +269,12 @@ impl AdminSession {
         !self.st.closing && self.in_pos < self.inbox.len()
     }
 
+    /// Whether [`AdminSession::process`] would answer something now: input
+    /// is waiting and the output backlog is under [`OUT_SOFT_LIMIT`].
+    pub fn has_work(&self) -> bool {
+        self.has_input() && self.st.pending() < OUT_SOFT_LIMIT
+    }
+
     /// Answers received requests, at most [`WORK_BUDGET`] units of work and
     /// none while the output backlog is over [`OUT_SOFT_LIMIT`]. Returns
     /// whether input is left for a later call.
