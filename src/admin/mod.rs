@@ -1,6 +1,8 @@
-//! The operator channel: the admin wire protocol, the sans-IO admin session
-//! the server runs, a blocking admin client, the Prometheus metrics
-//! endpoint, and the `stxchat top` screen.
+//! The operator channel: the admin wire protocol ([`proto`]), the sans-IO
+//! admin session ([`service`]) and its hook in the server loop ([`hub`]),
+//! the per-second rates ([`rates`]), a blocking admin client ([`client`]),
+//! the Prometheus endpoint ([`metrics`]), the operator flags ([`config`]),
+//! and the `stxchat top` screen ([`top`]). Documented in `docs/ADMIN.md`.
 
 pub mod client;
 pub mod config;
@@ -9,15 +11,6 @@ pub mod metrics;
 pub mod proto;
 pub mod rates;
 pub mod service;
+pub mod top;
 
-use std::process::ExitCode;
-
-/// Arguments of `stxchat top`.
-#[derive(clap::Args, Debug)]
-pub struct TopArgs {}
-
-/// Runs `stxchat top`.
-pub fn run_top(_args: TopArgs) -> ExitCode {
-    eprintln!("stxchat top: not built yet");
-    ExitCode::FAILURE
-}
+pub use top::{TopArgs, run_top};
