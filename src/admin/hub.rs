@@ -46,6 +46,9 @@ pub const READ_BUDGET: usize = 64 * 1024;
 /// How long a closing admin connection may take to flush its last bytes.
 pub const CLOSE_FLUSH_MS: u64 = 2000;
 
+/// How long accepting admin connections pauses after a failed accept.
+pub const ACCEPT_RETRY_MS: u64 = 100;
+
 /// How often counters are handed to the metrics endpoint.
 pub const PUBLISH_EVERY_MS: u64 = 500;
 
@@ -118,6 +121,8 @@ pub struct AdminHub {
     listener: Option<TcpListener>,
     admin_addr: Option<SocketAddr>,
     accept_pending: bool,
+    /// After a failed accept (e.g. out of descriptors): retry then, not before.
+    accept_retry_ms: Option<u64>,
     conns: Slab<AdminConn>,
     ready: Vec<usize>,
     auth: AdminAuth,
@@ -179,6 +184,7 @@ impl AdminHub {
             listener,
             admin_addr,
             accept_pending: false,
+            accept_retry_ms: None,
             conns: Slab::new(),
             ready: Vec::new(),
             auth: AdminAuth::new(cfg.effective_token()),
@@ -235,10 +241,13 @@ impl AdminHub {
         if !self.enabled() {
             return None;
         }
-        if !self.ready.is_empty() || self.accept_pending {
+        if !self.ready.is_empty() {
             return Some(now.mono_ms);
         }
         let mut at = self.meter.next_due_ms().unwrap_or(now.mono_ms);
+        if self.accept_pending {
+            at = at.min(self.accept_retry_ms.unwrap_or(now.mono_ms));
+        }
         if self.metrics.is_some() {
             at = at.min(self.next_publish_ms);
         }
@@ -271,8 +280,9 @@ impl AdminHub {
             engine.set_observing(true);
             self.observing = true;
         }
-        if self.accept_pending {
-            self.accept_all(registry);
+        if self.accept_pending && self.accept_retry_ms.is_none_or(|at| now.mono_ms >= at) {
+            self.accept_retry_ms = None;
+            self.accept_all(registry, now);
         }
         // Changes made before any request of this turn reach subscribers first.
         Self::push_events(&mut self.conns, engine);
@@ -348,7 +358,7 @@ impl AdminHub {
         }
     }
 
-    fn accept_all(&mut self, registry: &Registry) {
+    fn accept_all(&mut self, registry: &Registry, now: Now) {
         loop {
             let Some(listener) = &self.listener else {
                 self.accept_pending = false;
@@ -391,9 +401,10 @@ impl AdminHub {
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => {
-                    // Out of descriptors or similar: try again next turn
+                    // Out of descriptors or similar: try again shortly
                     // rather than spin; chat connections keep being served.
                     tracing::debug!(target: "stxchat::admin", error = %e, "admin accept failed");
+                    self.accept_retry_ms = Some(now.mono_ms + ACCEPT_RETRY_MS);
                     return;
                 }
             }

@@ -1149,6 +1149,43 @@ mod tests {
         assert_eq!(detail.len(), 1024);
     }
 
+    fn hex(s: &str) -> Vec<u8> {
+        s.split_whitespace()
+            .map(|b| u8::from_str_radix(b, 16).unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn the_examples_in_admin_md_are_right() {
+        let cases: [(AdminRequest<'_>, &str); 4] = [
+            (AdminRequest::Counters, "02 00 01 41 e7 81 99 55 03"),
+            (
+                AdminRequest::Auth {
+                    version: 1,
+                    token: "",
+                },
+                "02 00 03 40 01 00 bd 16 e4 72 03",
+            ),
+            (
+                AdminRequest::List {
+                    state: ConnState::Connected,
+                    after_id: 0,
+                    limit: 100,
+                },
+                "02 00 0c 42 01 00 00 00 00 00 00 00 00 00 64 1c 08 93 d2 03",
+            ),
+            (AdminRequest::Subscribe, "02 00 01 43 09 8f f8 79 03"),
+        ];
+        for (req, bytes) in cases {
+            let mut out = Vec::new();
+            req.encode(&mut out).unwrap();
+            assert_eq!(out, hex(bytes), "{req:?}");
+        }
+        let mut out = Vec::new();
+        encode_ok(&mut out, admin_type::SUBSCRIBE);
+        assert_eq!(out, hex("02 00 02 c0 43 06 ef cc 16 03"));
+    }
+
     #[test]
     fn error_codes_round_trip() {
         for (i, c) in AdminErrorCode::ALL.iter().enumerate() {
