@@ -211,6 +211,13 @@ impl AdminHub {
         self.admin_addr.is_some() || self.metrics.is_some()
     }
 
+    /// Whether rates are being measured: only while someone may ask (an
+    /// admin session is open) or metrics are on, so an idle server with no
+    /// operator attached is not woken every second.
+    fn sampling(&self) -> bool {
+        self.metrics.is_some() || !self.conns.is_empty()
+    }
+
     /// Whether a poll token belongs to the hub.
     pub fn owns(&self, token: Token) -> bool {
         token == ADMIN_LISTENER || (token.0 >= ADMIN_CONN_BASE && token.0 < ADMIN_LISTENER.0)
@@ -244,7 +251,10 @@ impl AdminHub {
         if !self.ready.is_empty() {
             return Some(now.mono_ms);
         }
-        let mut at = self.meter.next_due_ms().unwrap_or(now.mono_ms);
+        let mut at = u64::MAX;
+        if self.sampling() {
+            at = self.meter.next_due_ms().unwrap_or(now.mono_ms);
+        }
         if self.accept_pending {
             at = at.min(self.accept_retry_ms.unwrap_or(now.mono_ms));
         }
@@ -256,7 +266,7 @@ impl AdminHub {
                 at = at.min(by);
             }
         }
-        Some(at)
+        (at != u64::MAX).then_some(at)
     }
 
     /// One loop turn: accept, push state changes, answer requests, write,
@@ -265,7 +275,7 @@ impl AdminHub {
         if !self.enabled() {
             return;
         }
-        if self.meter.due(now.mono_ms) {
+        if self.sampling() && self.meter.due(now.mono_ms) {
             self.meter.sample(now.mono_ms, &engine.counters(now));
         }
         if let Some((_, publisher)) = &self.metrics

@@ -85,6 +85,10 @@ impl RateMeter {
 
     /// Records the counters at `now` if a period has passed since the last
     /// sample (or there was none); returns whether the rates changed.
+    ///
+    /// After a pause in sampling (more than two periods since the last
+    /// sample) the sample only starts a new interval: the rates go back to
+    /// "not measured" rather than average over the pause.
     pub fn sample(&mut self, now_ms: u64, counters: &Counters) -> bool {
         if !self.due(now_ms) {
             return false;
@@ -94,6 +98,11 @@ impl RateMeter {
             return false;
         };
         let ms = now_ms.saturating_sub(t).max(1);
+        if ms > 2 * self.period_ms {
+            let changed = self.rates != Rates::default();
+            self.rates = Rates::default();
+            return changed;
+        }
         let per_sec = |i: usize| -> u64 {
             let d = u128::from(cur[i].saturating_sub(prev[i]));
             u64::try_from(d * 1000 / u128::from(ms)).unwrap_or(u64::MAX)
@@ -136,14 +145,32 @@ mod tests {
         c.bytes_out = 4000;
         // Too soon: ignored.
         assert!(!m.sample(t0 + 400, &c));
-        assert!(m.sample(t0 + 2000, &c));
-        assert_eq!(m.rates().interval_ms, 2000);
-        assert_eq!(m.rates().messages, 25);
-        assert_eq!(m.rates().bytes_out, 1500);
+        assert!(m.sample(t0 + 1600, &c));
+        assert_eq!(m.rates().interval_ms, 1600);
+        assert_eq!(m.rates().messages, 31);
+        assert_eq!(m.rates().bytes_out, 1875);
         assert_eq!(m.rates().frames_in, 0);
         // A quiet second brings the rates back to zero.
-        assert!(m.sample(t0 + 3000, &c));
+        assert!(m.sample(t0 + 2600, &c));
         assert_eq!(m.rates().messages, 0);
+        assert_eq!(m.rates().interval_ms, 1000);
+    }
+
+    #[test]
+    fn a_pause_in_sampling_restarts_the_measurement() {
+        let mut m = RateMeter::default();
+        let mut c = Counters::default();
+        m.sample(0, &c);
+        c.messages = 10;
+        m.sample(1000, &c);
+        assert_eq!(m.rates().messages, 10);
+        c.messages = 1000;
+        // An hour later: no average over the hour, a fresh start.
+        assert!(m.sample(3_600_000, &c));
+        assert_eq!(m.rates(), &Rates::default());
+        c.messages = 1005;
+        m.sample(3_601_000, &c);
+        assert_eq!(m.rates().messages, 5);
         assert_eq!(m.rates().interval_ms, 1000);
     }
 
