@@ -37,6 +37,23 @@ const SIGNALS: Token = Token(usize::MAX - 3);
 /// it is a slow consumer.
 const TURN_INPUT_FRACTION: usize = 8;
 
+/// Connections the kernel may hold ready for `accept` (capped by
+/// `net.core.somaxconn`). The 128 that `std` and `mio` use makes a burst of
+/// connects overflow the queue while a turn is busy, and each dropped SYN
+/// costs its client a one-second retransmission.
+const LISTEN_BACKLOG: i32 = 4096;
+
+/// A nonblocking listener on `addr` with [`LISTEN_BACKLOG`].
+fn listen(addr: SocketAddr) -> io::Result<TcpListener> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    socket.set_reuse_address(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(LISTEN_BACKLOG)?;
+    socket.set_nonblocking(true)?;
+    Ok(TcpListener::from_std(socket.into()))
+}
+
 /// Why a server could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
@@ -112,7 +129,7 @@ impl Server {
         }
         let engine = Engine::new(cfg.core.clone())?;
         let poll = Poll::new()?;
-        let mut listener = TcpListener::bind(cfg.bind)?;
+        let mut listener = listen(cfg.bind)?;
         poll.registry()
             .register(&mut listener, LISTENER, Interest::READABLE)?;
         let local_addr = listener.local_addr()?;
