@@ -8,6 +8,7 @@ mod common;
 use std::time::Duration;
 
 use common::*;
+use stxchat::admin::client::AdminClient;
 use stxchat::codec::{ClientMessage, ErrorCode, max_message_text, max_private_text, msg_type};
 use stxchat::core::RateLimit;
 
@@ -594,4 +595,27 @@ fn rate_tokens_refill_up_to_the_burst() {
         limited >= 2,
         "capped at the burst of 1 (plus what refills while sending)"
     );
+}
+
+#[test]
+fn kicked_by_an_operator_is_the_last_frame_and_rooms_get_left_reason_6() {
+    let srv = start_with(|c| c.admin.bind = Some("127.0.0.1:0".parse().unwrap()));
+    let admin_addr = srv.admin.expect("admin listener on").to_string();
+    let mut admin = AdminClient::connect(&admin_addr, None, WAIT).expect("admin connects");
+    let mut alice = Client::join_as(srv.addr, "alice");
+    let mut bob = Client::join_as(srv.addr, "bob");
+    alice.join("r");
+    bob.join("r");
+    // Frames queued for alice before the kick still come first.
+    bob.say("r", "before the kick");
+    bob.sync();
+    assert!(admin.kick("Alice", "enough").unwrap());
+    let got = alice.expect_closed_with(ErrorCode::Kicked);
+    assert!(matches!(got.last(), Some(Msg::Message { text, .. }) if text == "before the kick"));
+    assert_eq!(
+        sorted(bob.sync()),
+        sorted(vec![left("lobby", "alice", 6), left("r", "alice", 6)])
+    );
+    // The nick is free again.
+    let _again = Client::join_as(srv.addr, "alice");
 }

@@ -39,6 +39,8 @@ pub fn start_with(f: impl FnOnce(&mut ServerConfig)) -> TestServer {
 /// A server running on its own thread; shut down and joined on drop.
 pub struct TestServer {
     pub addr: SocketAddr,
+    /// The admin listener, if the settings turned it on.
+    pub admin: Option<SocketAddr>,
     pub handle: ShutdownHandle,
     join: Option<JoinHandle<std::io::Result<()>>>,
 }
@@ -47,10 +49,12 @@ impl TestServer {
     pub fn start(cfg: ServerConfig) -> TestServer {
         let server = Server::bind(cfg).expect("server binds");
         let addr = server.local_addr();
+        let admin = server.admin_addr();
         let handle = server.shutdown_handle();
         let join = std::thread::spawn(move || server.run());
         TestServer {
             addr,
+            admin,
             handle,
             join: Some(join),
         }
