@@ -98,6 +98,25 @@ fn every_framing_error_after_welcome_gives_bad_frame_last_and_left_reason_4() {
 }
 
 #[test]
+fn input_after_a_closing_error_is_discarded_and_the_close_is_clean() {
+    let srv = TestServer::start(config());
+    let mut c = Client::join_as(srv.addr, "alice");
+    c.send_raw(&[0x02, 0x00, 0x00]);
+    // Keep talking after the bad frame: the server reads and discards it
+    // while closing, so the peer sees ERROR then a clean EOF, not a reset.
+    let ping = encode(ClientMessage::Ping { token: 1 });
+    let junk: Vec<u8> = ping.iter().copied().cycle().take(64 * 1024).collect();
+    for _ in 0..4 {
+        if !c.try_send_raw(&junk) {
+            break;
+        }
+    }
+    c.stream.shutdown(std::net::Shutdown::Write).unwrap();
+    assert_eq!(c.expect_closed_with(ErrorCode::BadFrame), vec![]);
+    assert!(!c.was_reset(), "closed with a reset");
+}
+
+#[test]
 fn the_payload_limit_is_the_servers_own_before_and_after_welcome() {
     const MAX: usize = 600;
     let srv = start_with(|c| c.core.max_payload = MAX);

@@ -231,6 +231,43 @@ fn a_slow_consumer_is_dropped_and_every_other_member_gets_every_message() {
 }
 
 #[test]
+fn replies_to_a_clients_own_requests_count_toward_its_output_limit() {
+    let srv = start_with(|c| {
+        c.core.history = 0;
+        c.core.max_outbuf = 16 * 1024;
+    });
+    let mut observer = Client::join_as(srv.addr, "observer");
+    let mut greedy = Client::connect_with_rcvbuf(srv.addr, 4096);
+    greedy.nick = "greedy".into();
+    greedy.send(hello("greedy"));
+    assert!(matches!(greedy.recv(), Msg::Welcome { .. }));
+    greedy.sync();
+    assert_eq!(observer.sync(), vec![joined("lobby", "greedy")]);
+    // PINGs without ever reading the PONGs, until the server gives up on it.
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut w = greedy.stream.try_clone().unwrap();
+    let flag = stop.clone();
+    let writer = std::thread::spawn(move || {
+        let chunk: Vec<u8> = (0..4096u64)
+            .flat_map(|token| encode(ClientMessage::Ping { token }))
+            .collect();
+        let mut sent = 0;
+        while !flag.load(Ordering::SeqCst) && sent < 64 << 20 {
+            if w.write_all(&chunk).is_err() {
+                break;
+            }
+            sent += chunk.len();
+        }
+    });
+    observer.expect(left("lobby", "greedy", 3));
+    stop.store(true, Ordering::SeqCst);
+    writer.join().unwrap();
+    greedy.stream.shutdown(std::net::Shutdown::Write).unwrap();
+    let got = greedy.expect_closed_with(ErrorCode::SlowConsumer);
+    assert!(got.iter().all(|m| matches!(m, Msg::Pong(_))));
+}
+
+#[test]
 fn shutdown_sends_shutting_down_to_every_client_then_eof_and_run_returns_ok() {
     let mut srv = start_with(|c| c.core.keepalive_secs = 0);
     let mut clients: Vec<Client> = (0..5)

@@ -114,6 +114,20 @@ fn seq_of(m: &Msg) -> u64 {
 }
 
 #[test]
+fn a_configured_default_room_is_joined_as_spelt_in_the_settings() {
+    let srv = start_with(|c| c.core.default_room = Some("Main-Hall".into()));
+    let (mut a, got) = Client::register(srv.addr, "a");
+    assert_eq!(
+        got,
+        vec![members("Main-Hall", &["a"]), joined("Main-Hall", "a")]
+    );
+    // It is an ordinary room: it can be left, and no lobby exists.
+    assert_eq!(a.part("main-hall"), vec![left("Main-Hall", "a", 0)]);
+    a.send(ClientMessage::Who { room: "lobby" });
+    assert_eq!(a.sync(), vec![err(ErrorCode::NoSuchRoom)]);
+}
+
+#[test]
 fn members_in_registration_lists_everyone_in_any_order() {
     let srv = TestServer::start(config());
     let _a = Client::join_as(srv.addr, "a");

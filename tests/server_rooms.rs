@@ -31,6 +31,13 @@ fn seq_of(m: &Msg) -> u64 {
     }
 }
 
+fn unix_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64
+}
+
 fn no_default_room() -> TestServer {
     start_with(|c| c.core.default_room = None)
 }
@@ -406,8 +413,17 @@ fn say_is_echoed_to_the_sender_and_reaches_members_only() {
     bob.join("r");
     alice.sync();
     carol.sync();
+    let before = unix_ms();
     alice.say("R", "hello r");
     let echo = alice.sync();
+    let after = unix_ms();
+    let Msg::Message { time_ms, .. } = &echo[0] else {
+        panic!("{echo:?}")
+    };
+    assert!(
+        (before..=after).contains(time_ms),
+        "time_ms is the server's Unix time when it accepted the SAY"
+    );
     assert_eq!(echo.len(), 1);
     assert!(
         matches!(&echo[0], Msg::Message { replayed: false, room, from, text, .. }
@@ -712,17 +728,19 @@ fn room_order_is_the_same_at_every_member_under_churn() {
         .collect();
     let churner = std::thread::spawn(move || {
         let mut c = Client::join_as(addr, "churn");
+        let mut joins = Vec::new();
         for _ in 0..50 {
-            c.join(room);
+            joins.push(c.join(room));
             c.part(room);
         }
         c.send(ClientMessage::Bye);
         c.until_eof();
+        joins
     });
     for p in publishers {
         p.join().unwrap();
     }
-    churner.join().unwrap();
+    let joins = churner.join().unwrap();
     let logs: Vec<Vec<Msg>> = watchers.iter_mut().map(|w| w.sync()).collect();
     let room_events = |log: &Vec<Msg>| -> Vec<Msg> {
         log.iter()
@@ -758,4 +776,80 @@ fn room_order_is_the_same_at_every_member_under_churn() {
         let sent: Vec<String> = (0..200).map(|i| format!("{p}:{i}")).collect();
         assert_eq!(mine, sent);
     }
+    // Each JOIN of the churner: its history, MEMBERS and JOINED came back to
+    // back; the history is the room's last MESSAGEs and MEMBERS the room's
+    // members at that point of the room's order (as the watchers saw it).
+    let mut members: Vec<String> = vec!["w0".into(), "w1".into(), "w2".into()];
+    let mut messages: Vec<&Msg> = Vec::new();
+    let mut k = 0;
+    for m in &first {
+        match m {
+            Msg::Joined { nick, .. } => {
+                members.push(nick.clone());
+                if nick == "churn" {
+                    let (history, mut listed) = churner_join_block(&joins[k], room);
+                    let expected: Vec<_> = messages[messages.len().saturating_sub(50)..]
+                        .iter()
+                        .map(|m| chat(m))
+                        .collect();
+                    assert_eq!(history, expected, "join {k}: history");
+                    listed.sort();
+                    let mut now = members.clone();
+                    now.sort();
+                    assert_eq!(listed, now, "join {k}: MEMBERS");
+                    k += 1;
+                }
+            }
+            Msg::Left { nick, .. } => members.retain(|n| n != nick),
+            m @ Msg::Message { .. } => messages.push(m),
+            _ => {}
+        }
+    }
+    assert_eq!(k, 50);
+}
+
+/// Splits what a JOIN of `room` returned: its replayed history and its
+/// MEMBERS nicks, checking that they and the own JOINED came back to back
+/// (other rooms' frames may come before, anything may come after).
+fn churner_join_block(got: &[Msg], room: &str) -> (Vec<(u64, u64, String, String)>, Vec<String>) {
+    let start = got
+        .iter()
+        .position(|m| match m {
+            Msg::Message { room: r, .. } | Msg::Members { room: r, .. } => r == room,
+            _ => false,
+        })
+        .expect("the JOIN's frames");
+    let mut history = Vec::new();
+    let mut nicks = Vec::new();
+    let mut i = start;
+    while let Some(
+        m @ Msg::Message {
+            replayed: true,
+            room: r,
+            ..
+        },
+    ) = got.get(i)
+    {
+        assert_eq!(r, room);
+        history.push(chat(m));
+        i += 1;
+    }
+    loop {
+        match &got[i] {
+            Msg::Members {
+                room: r,
+                more,
+                nicks: n,
+            } if r == room => {
+                nicks.extend(n.iter().cloned());
+                i += 1;
+                if !more {
+                    break;
+                }
+            }
+            other => panic!("expected MEMBERS of {room}, got {other:?} in {got:?}"),
+        }
+    }
+    assert_eq!(got[i], joined(room, "churn"), "JOINED right after MEMBERS");
+    (history, nicks)
 }

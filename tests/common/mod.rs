@@ -288,6 +288,7 @@ pub struct Client {
     dec: FrameDecoder,
     inbox: VecDeque<Msg>,
     eof: bool,
+    reset: bool,
     next_ping: u64,
     pub nick: String,
 }
@@ -321,6 +322,7 @@ impl Client {
             dec: FrameDecoder::new(65535),
             inbox: VecDeque::new(),
             eof: false,
+            reset: false,
             next_ping: 1_000_000,
             nick: String::new(),
         }
@@ -403,6 +405,7 @@ impl Client {
             Err(e) if e.kind() == ErrorKind::WouldBlock || e.kind() == ErrorKind::TimedOut => false,
             Err(e) if e.kind() == ErrorKind::ConnectionReset => {
                 self.eof = true;
+                self.reset = true;
                 false
             }
             Err(e) => panic!("read: {e}"),
@@ -538,6 +541,11 @@ impl Client {
     /// Whether EOF (or a reset) was seen.
     pub fn is_eof(&self) -> bool {
         self.eof
+    }
+
+    /// Whether the connection ended with a reset rather than a clean EOF.
+    pub fn was_reset(&self) -> bool {
+        self.reset
     }
 
     /// Bytes of an unfinished frame held by the decoder.
