@@ -11,7 +11,10 @@ use common::*;
 use stxchat::codec::{ClientMessage, ErrorCode, max_message_text};
 
 /// The (seq, time_ms, from, text) of a MESSAGE.
-fn chat(m: &Msg) -> (u64, u64, String, String) {
+type Chat = (u64, u64, String, String);
+
+/// The [`Chat`] fields of a MESSAGE.
+fn chat(m: &Msg) -> Chat {
     match m {
         Msg::Message {
             seq,
@@ -811,7 +814,7 @@ fn room_order_is_the_same_at_every_member_under_churn() {
 /// Splits what a JOIN of `room` returned: its replayed history and its
 /// MEMBERS nicks, checking that they and the own JOINED came back to back
 /// (other rooms' frames may come before, anything may come after).
-fn churner_join_block(got: &[Msg], room: &str) -> (Vec<(u64, u64, String, String)>, Vec<String>) {
+fn churner_join_block(got: &[Msg], room: &str) -> (Vec<Chat>, Vec<String>) {
     let start = got
         .iter()
         .position(|m| match m {
