@@ -353,3 +353,33 @@ fn members_are_not_dropped_when_many_publishers_burst_in_the_same_turn() {
         }
     }
 }
+
+/// Regression: the listener was made with a backlog of 128 (what `std` and
+/// `mio` use), so while the loop was busy a burst of connects overflowed the
+/// accept queue and each dropped SYN cost its client a one-second
+/// retransmission (or more). Here the server process is stopped (SIGSTOP),
+/// the extreme of a busy loop: the kernel must still queue a burst of 1,000
+/// connects, and the server serves them all once it runs again.
+#[test]
+fn a_burst_of_connects_waits_in_the_listen_queue_while_the_loop_is_busy() {
+    const BURST: usize = 1000;
+    let srv = ChildServer::start(&["--max-connections", "5000"], None);
+    let pid = srv.pid() as libc::pid_t;
+    // SAFETY: signals to our own child's PID.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGSTOP) }, 0);
+    let conns: Vec<TcpStream> = (0..BURST)
+        .map(|i| {
+            TcpStream::connect_timeout(&srv.addr, WAIT)
+                .unwrap_or_else(|e| panic!("connect {i} while the server is busy: {e}"))
+        })
+        .collect();
+    // SAFETY: as above.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGCONT) }, 0);
+    let mut clients: Vec<Client> = conns.into_iter().map(Client::from_stream).collect();
+    for c in &mut clients {
+        c.send(ClientMessage::Ping { token: 1 });
+    }
+    for c in &mut clients {
+        c.expect(Msg::Pong(1));
+    }
+}
