@@ -690,6 +690,25 @@ fn the_keepalive_clock_starts_at_welcome_and_the_close_comes_after_one_and_a_hal
 }
 
 #[test]
+fn bytes_of_an_unfinished_frame_do_not_reset_the_keepalive_clock() {
+    let srv = start_with(|c| c.core.keepalive_secs = 1);
+    let mut c = Client::join_as(srv.addr, "trickle");
+    let ping = encode(ClientMessage::Ping { token: 1 });
+    let started = Instant::now();
+    // One byte of a PING every 200 ms: never a whole frame within 1.5 s.
+    for b in &ping[..ping.len() - 1] {
+        if !c.try_send_raw(std::slice::from_ref(b)) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+        if started.elapsed() > Duration::from_secs(2) {
+            break;
+        }
+    }
+    assert_eq!(c.expect_closed_with(ErrorCode::Timeout), vec![]);
+}
+
+#[test]
 fn keepalive_zero_means_no_keepalive() {
     let srv = start_with(|c| c.core.keepalive_secs = 0);
     let mut c = Client::connect(srv.addr);
