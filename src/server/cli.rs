@@ -126,6 +126,9 @@ pub fn init_logging() {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        // A closed stderr (e.g. `| tee` killed by the same Ctrl-C) must not
+        // turn a failed log write into a panic.
+        .log_internal_errors(false)
         .with_writer(std::io::stderr)
         .try_init();
 }
