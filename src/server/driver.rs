@@ -430,9 +430,14 @@ impl Server {
         }
     }
 
-    /// Gives connections whose read budget ran out last turn another turn.
+    /// Gives connections whose read budget ran out last turn another turn,
+    /// in order. Once the turn's budget is spent the rest keep their places
+    /// (a connection that read goes to the back), so nobody is starved.
     fn resume_backlog(&mut self, now: Now) {
         for _ in 0..self.backlog.len() {
+            if self.turn_left == 0 {
+                break;
+            }
             let Some(id) = self.backlog.pop_front() else {
                 break;
             };
