@@ -383,3 +383,38 @@ fn a_burst_of_connects_waits_in_the_listen_queue_while_the_loop_is_busy() {
         c.expect(Msg::Pong(1));
     }
 }
+
+/// A client that never stops sending (JOINs of a room it is in: no reply at
+/// all) must not starve the others: their requests are still read and
+/// answered while it floods.
+#[test]
+fn a_flooding_client_does_not_starve_the_others() {
+    let srv = TestServer::start(config());
+    let mut flooder = Client::join_as(srv.addr, "flooder");
+    let mut other = Client::join_as(srv.addr, "other");
+    flooder.sync();
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = stop.clone();
+    let mut w = flooder.stream.try_clone().unwrap();
+    let writer = std::thread::spawn(move || {
+        let chunk: Vec<u8> = (0..5000)
+            .flat_map(|_| encode(ClientMessage::Join { room: "lobby" }))
+            .collect();
+        let mut sent = 0usize;
+        while !flag.load(Ordering::SeqCst) {
+            w.write_all(&chunk).unwrap();
+            sent += 1;
+        }
+        sent
+    });
+    for i in 0..50 {
+        other.say("lobby", &format!("still heard {i}"));
+        assert_eq!(other.sync().len(), 1, "the echo");
+    }
+    stop.store(true, Ordering::SeqCst);
+    let chunks = writer.join().unwrap();
+    assert!(chunks > 0);
+    // The flooder did nothing wrong: it is still served (after its JOINs).
+    let got = flooder.sync();
+    assert_eq!(got.len(), 50, "the 50 MESSAGEs from other");
+}
