@@ -608,6 +608,43 @@ fn closing_the_socket_gives_left_reason_1() {
 }
 
 #[test]
+fn frames_sent_before_a_half_close_are_answered_before_eof() {
+    let srv = TestServer::start(config());
+    let mut bob = Client::join_as(srv.addr, "bob");
+    let mut c = Client::connect(srv.addr);
+    c.nick = "brief".into();
+    // Register, talk, ping and hang up in one write.
+    let mut bytes = encode(hello("brief"));
+    bytes.extend(encode(ClientMessage::Say {
+        room: "lobby",
+        text: "hi and bye",
+    }));
+    bytes.extend(encode(ClientMessage::Ping { token: 4 }));
+    c.send_raw(&bytes);
+    c.stream.shutdown(std::net::Shutdown::Write).unwrap();
+    let got = sorted_members(c.until_eof());
+    assert!(!c.was_reset());
+    assert!(matches!(&got[0], Msg::Welcome { nick, .. } if nick == "brief"));
+    assert_eq!(
+        got[1..3],
+        [
+            members("lobby", &["bob", "brief"]),
+            joined("lobby", "brief")
+        ]
+    );
+    assert!(matches!(&got[3], Msg::Message { text, .. } if text == "hi and bye"));
+    assert_eq!(got[4..], [Msg::Pong(4)]);
+    wait_for(
+        &mut bob,
+        &[
+            joined("lobby", "brief"),
+            got[3].clone(),
+            left("lobby", "brief", 1),
+        ],
+    );
+}
+
+#[test]
 fn a_reset_connection_gives_left_reason_1() {
     let srv = TestServer::start(config());
     let mut bob = Client::join_as(srv.addr, "bob");
