@@ -418,3 +418,28 @@ fn a_flooding_client_does_not_starve_the_others() {
     let got = flooder.sync();
     assert_eq!(got.len(), 50, "the 50 MESSAGEs from other");
 }
+
+/// The smallest output limit the protocol allows, (H + 2) x (max_payload +
+/// 8): joining, full-size messages and replies still work (the input read
+/// per loop turn is then smaller than one frame).
+#[test]
+fn the_smallest_allowed_output_limit_still_works() {
+    let srv = start_with(|c| {
+        c.core.history = 1;
+        c.core.max_payload = 512;
+        c.core.max_outbuf = 3 * 520;
+    });
+    let mut a = Client::join_as(srv.addr, "alice");
+    let mut b = Client::join_as(srv.addr, "bob");
+    a.sync();
+    let full = "f".repeat(stxchat::codec::max_message_text(512, "lobby", "alice"));
+    for _ in 0..20 {
+        a.say("lobby", &full);
+        assert_eq!(a.sync().len(), 1);
+        let got = b.sync();
+        assert!(matches!(&got[..], [Msg::Message { text, .. }] if *text == full));
+    }
+    // A joiner gets the one-message history, MEMBERS and JOINED.
+    let (_c, got) = Client::register(srv.addr, "carol");
+    assert_eq!(got.len(), 3, "{got:?}");
+}

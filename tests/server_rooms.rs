@@ -61,6 +61,13 @@ fn join_creates_the_room_and_sends_members_then_joined_to_everyone() {
         vec![members("Dev", &["alice", "bob"]), joined("Dev", "bob")]
     );
     assert_eq!(alice.sync(), vec![joined("Dev", "bob")]);
+    // Only ASCII letters fold: "Émile" and "émile" are two rooms.
+    alice.join("Émile");
+    assert_eq!(
+        bob.join("émile"),
+        vec![members("émile", &["bob"]), joined("émile", "bob")]
+    );
+    assert_eq!(bob.join("éMILE"), vec![], "the same room as émile");
 }
 
 #[test]
