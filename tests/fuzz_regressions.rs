@@ -93,20 +93,101 @@ fn seed_corpus_is_made_from_the_vectors() {
 }
 
 #[test]
-fn seed_corpus_passes_every_check() {
+fn committed_fuzz_inputs_pass_every_check() {
     for (target, check) in TARGETS {
         let seeds = files(&fuzz_dir().join("corpus").join(target), "seed-");
         assert!(!seeds.is_empty(), "no seed files for {target}");
         replay(check, &seeds);
-    }
-}
-
-#[test]
-fn fixed_crash_inputs_stay_fixed() {
-    for (target, check) in TARGETS {
         replay(
             check,
             &files(&fuzz_dir().join("regressions").join(target), ""),
         );
+    }
+}
+
+/// The seeds are raw streams; this drives the target's "built" mode (valid
+/// frames, damaged, then edited) through the same checks, and makes sure
+/// it reaches good frames and every error kind.
+#[test]
+fn built_streams_reach_every_event_kind() {
+    use fuzz_support::frame_check::check_stream;
+    use fuzz_support::frame_input::{
+        BuiltFrame, BuiltStream, FrameDamage, PayloadSpec, StreamEdit,
+    };
+    use stxchat::codec::FrameError;
+
+    let frame = |payload, damage| BuiltFrame { payload, damage };
+    let near = |delta| PayloadSpec::NearMax { delta, fill: 0x55 };
+    let spec = BuiltStream {
+        frames: vec![
+            frame(PayloadSpec::Bytes(b"\x08"), None),
+            frame(
+                PayloadSpec::Bytes(b"\x07"),
+                Some(FrameDamage::ReplaceEtx(0x03)),
+            ),
+            frame(PayloadSpec::Bytes(b""), None),
+            frame(
+                PayloadSpec::Bytes(b"\x01\x03"),
+                Some(FrameDamage::SetLen(0xffff)),
+            ),
+            frame(PayloadSpec::Bytes(b"\x04x"), Some(FrameDamage::ZeroLen)),
+            frame(
+                PayloadSpec::Filled {
+                    len: 40,
+                    fill: 0x41,
+                },
+                Some(FrameDamage::Cut { keep: 30 }),
+            ),
+            frame(
+                PayloadSpec::Bytes(b"\x08"),
+                Some(FrameDamage::FlipByte { at: 3, mask: 1 }),
+            ),
+            // Near-max frames last: resynchronising inside a bad one may wait
+            // for bytes past the end of the stream and so hide what follows.
+            frame(near(0), None),
+            frame(near(1), None),
+            frame(near(-1), Some(FrameDamage::FlipCrc { index: 2, mask: 0 })),
+            frame(PayloadSpec::Bytes(b"\x08"), None),
+        ],
+        edits: vec![
+            StreamEdit::Insert {
+                at: 0,
+                bytes: b"junk",
+            },
+            StreamEdit::Duplicate {
+                from: 4,
+                len: 9,
+                to: 4,
+            },
+            StreamEdit::Remove { at: 200, len: 0 },
+        ],
+    };
+    for max_payload in [1, 2, 16, 512, 4096, 65535] {
+        let stream = spec.build(max_payload);
+        check_stream(&stream, max_payload, &[1, 0, 7]);
+        check_stream(&stream, max_payload, &[255]);
+        let kinds: Vec<Result<usize, FrameError>> = check_stream(&stream, max_payload, &[])
+            .into_iter()
+            .map(|r| r.event.map(|p| p.len()))
+            .collect();
+        assert!(kinds.contains(&Ok(1)), "max {max_payload}: BYE frames");
+        for kind in [
+            FrameError::Garbage,
+            FrameError::Empty,
+            FrameError::TooLarge,
+            FrameError::MissingEtx,
+            FrameError::BadChecksum,
+        ] {
+            if kind == FrameError::TooLarge && max_payload == 65535 {
+                continue; // no LEN exceeds 65535
+            }
+            assert!(kinds.contains(&Err(kind)), "max {max_payload}: no {kind}");
+        }
+        if max_payload > 1 {
+            assert!(
+                kinds.contains(&Ok(max_payload)),
+                "max {max_payload}: the frame right at max_payload"
+            );
+        }
     }
 }
