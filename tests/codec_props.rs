@@ -371,7 +371,7 @@ fn only_frame(bytes: &[u8]) -> Vec<u8> {
 // ---------------------------------------------------------------- properties
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
 
     #[test]
     fn frame_round_trip(
