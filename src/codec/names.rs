@@ -26,10 +26,16 @@ pub fn is_valid_room(room: &str) -> bool {
 /// Text: at least one byte; LF and TAB allowed, other control code points not.
 /// (The length limit depends on the names: see [`max_message_text`].)
 pub fn is_valid_text(text: &str) -> bool {
-    !text.is_empty()
-        && !text
-            .chars()
-            .any(|c| c.is_control() && c != '\n' && c != '\t')
+    // Cc is U+0000..=U+001F, U+007F and U+0080..=U+009F; in UTF-8 the last
+    // range is 0xC2 followed by 0x80..=0x9F. Checking bytes keeps this loop
+    // simple enough to vectorise (texts are long, and checked per SAY).
+    let b = text.as_bytes();
+    let mut bad = false;
+    for (i, &c) in b.iter().enumerate() {
+        let c1 = c == 0xC2 && b.get(i + 1).is_some_and(|n| (0x80..=0x9F).contains(n));
+        bad |= (c < 0x20 && c != b'\n' && c != b'\t') || c == 0x7F || c1;
+    }
+    !b.is_empty() && !bad
 }
 
 /// Two names are the same when equal after ASCII lower-casing only.
@@ -108,6 +114,17 @@ mod tests {
         assert!(!is_valid_text("bell\u{7}"));
         assert!(!is_valid_text("cr\r"));
         assert!(is_valid_text(" "));
+        assert!(!is_valid_text("c1\u{85}"));
+        assert!(!is_valid_text("c1\u{9f}"));
+        assert!(is_valid_text("nbsp\u{a0} é ü \u{2028}"));
+        // The byte check agrees with char::is_control for every code point.
+        for cp in (0u32..0x3000).chain([0xFEFF, 0x1F600]) {
+            if let Some(c) = char::from_u32(cp) {
+                let s = format!("x{c}y");
+                let expected = !(c.is_control() && c != '\n' && c != '\t');
+                assert_eq!(is_valid_text(&s), expected, "U+{cp:04X}");
+            }
+        }
     }
 
     #[test]

@@ -122,7 +122,7 @@ impl<T> Engine<T> {
             per_ip: HashMap::new(),
             timers: Timers::default(),
             outbox: Outbox {
-                pool: BufPool::new(512, 64 * 1024),
+                pool: BufPool::new(1024, 4 << 20, 32 << 20),
                 dirty: Vec::new(),
                 slow: Vec::new(),
                 limit,
@@ -288,6 +288,17 @@ impl<T> Engine<T> {
             self.close(id, CloseReason::PeerClosed, LeftReason::Quit, now);
             self.settle(now);
         }
+    }
+
+    /// Frees spare output buffers if the pool went unused since the last
+    /// call; the driver calls it about once a second.
+    pub fn trim_spare_buffers(&mut self) -> bool {
+        self.outbox.pool.trim_if_unused()
+    }
+
+    /// Whether spare output buffers are held (so trimming has something to do).
+    pub fn has_spare_buffers(&self) -> bool {
+        self.outbox.pool.spare() > 0
     }
 
     /// Handles due handshake and keepalive deadlines.

@@ -37,6 +37,9 @@ const SIGNALS: Token = Token(usize::MAX - 3);
 /// it is a slow consumer.
 const TURN_INPUT_FRACTION: usize = 8;
 
+/// How often spare output buffers left unused are given back, ms.
+const TRIM_EVERY_MS: u64 = 1000;
+
 /// Connections the kernel may hold ready for `accept` (capped by
 /// `net.core.somaxconn`). The 128 that `std` and `mio` use makes a burst of
 /// connects overflow the queue while a turn is busy, and each dropped SYN
@@ -103,6 +106,8 @@ pub struct Server {
     turn_left: usize,
     flush: Vec<ConnId>,
     closes: Vec<ConnId>,
+    /// When spare output buffers are next checked for disuse.
+    trim_at: u64,
     accept_paused_until: Option<u64>,
     accept_pending: bool,
     fd_episode: bool,
@@ -160,6 +165,7 @@ impl Server {
             turn_left: 0,
             flush: Vec::new(),
             closes: Vec::new(),
+            trim_at: 0,
             accept_paused_until: None,
             accept_pending: false,
             fd_episode: false,
@@ -257,6 +263,10 @@ impl Server {
             self.closing_deadlines(now);
             self.admin.turn(&mut self.engine, self.poll.registry(), now);
             self.process_output(now);
+            if now.mono_ms >= self.trim_at {
+                self.engine.trim_spare_buffers();
+                self.trim_at = now.mono_ms + TRIM_EVERY_MS;
+            }
             if let Some(line) = self.stats.due(&self.engine, now) {
                 tracing::info!(target: "stxchat::stats", "{line}");
             }
@@ -298,6 +308,7 @@ impl Server {
             self.stats.next_at(),
             shutdown_deadline,
             self.admin.next_deadline(now),
+            self.engine.has_spare_buffers().then_some(self.trim_at),
         ];
         candidates
             .into_iter()
