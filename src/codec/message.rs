@@ -541,15 +541,30 @@ impl<'a> ServerMessage<'a> {
     }
 }
 
+/// Turns an encoded live MESSAGE frame into its history replay: sets bit 0
+/// of `flags` and recomputes the CRC. `frame` must be one whole MESSAGE frame.
+pub fn mark_replayed(frame: &mut [u8]) {
+    const FLAGS_AT: usize = 4;
+    let n = frame.len();
+    if n < FLAGS_AT + 1 + 5 || frame[3] != msg_type::MESSAGE {
+        return;
+    }
+    frame[FLAGS_AT] |= FLAG_REPLAYED;
+    let crc = crate::codec::frame::frame_crc([frame[1], frame[2]], &frame[3..n - 5]);
+    frame[n - 5..n - 1].copy_from_slice(&crc.to_be_bytes());
+}
+
 /// Encodes a room's member list as as many MEMBERS frames as needed, each
 /// carrying at least one nick and fitting `max_payload`, all but the last with
-/// the "more" flag. An empty list gives one frame with count 0.
+/// the "more" flag. An empty list gives one frame with count 0. Returns the
+/// number of frames written.
 pub fn encode_members<'n>(
     out: &mut Vec<u8>,
     max_payload: usize,
     room: &str,
     nicks: impl IntoIterator<Item = &'n str>,
-) -> Result<(), EncodeError> {
+) -> Result<usize, EncodeError> {
+    let mut frames = 0;
     let header = 1 + 1 + room.len() + 1 + 2;
     let mut nicks = nicks.into_iter().peekable();
     loop {
@@ -578,8 +593,9 @@ pub fn encode_members<'n>(
         out[flags_at] = if more { FLAG_MORE } else { 0 };
         out[flags_at + 1..flags_at + 3].copy_from_slice(&count.to_be_bytes());
         end_frame(out, start, max_payload)?;
+        frames += 1;
         if !more {
-            return Ok(());
+            return Ok(frames);
         }
     }
 }
@@ -666,6 +682,31 @@ mod tests {
             }
         }
         assert_eq!(seen, names);
+    }
+
+    #[test]
+    fn replay_marking_sets_the_flag_and_keeps_the_frame_valid() {
+        let live = ServerMessage::Message {
+            flags: 0,
+            seq: 7,
+            time_ms: 99,
+            room: "lobby",
+            from: "bob",
+            text: "hi",
+        };
+        let mut frame = Vec::new();
+        live.encode(&mut frame, 4096).unwrap();
+        mark_replayed(&mut frame);
+        let got = frames(&frame);
+        let expected = ServerMessage::Message {
+            flags: FLAG_REPLAYED,
+            seq: 7,
+            time_ms: 99,
+            room: "lobby",
+            from: "bob",
+            text: "hi",
+        };
+        assert_eq!(ServerMessage::decode(&got[0]).unwrap(), expected);
     }
 
     #[test]

@@ -20,7 +20,7 @@ pub use frame::{
 };
 pub use message::{
     ClientMessage, EncodeError, FLAG_MORE, FLAG_REPLAYED, MessageError, NickList, ServerMessage,
-    encode_members, msg_type,
+    encode_members, mark_replayed, msg_type,
 };
 pub use names::{
     MAX_NICK_LEN, MAX_ROOM_LEN, NameKey, is_valid_nick, is_valid_room, is_valid_text,

@@ -1,2 +1,22 @@
-//! The sans-IO chat engine (being built).
+//! The sans-IO chat engine: registration, nicks, rooms with history,
+//! fan-out, limits and deadlines. Driven by plain calls with the time passed
+//! in; its output (bytes per connection, connections to close) is collected
+//! by the driver. No sockets here, so it is tested with function calls.
+
+pub mod config;
+pub mod engine;
+mod handlers;
 pub mod observe;
+mod operator;
+pub mod outbuf;
+pub mod rate;
+pub mod rooms;
+pub mod session;
+pub mod timers;
+
+pub use config::{ConfigError, CoreConfig, RateLimit};
+pub use engine::{Engine, Now};
+pub use session::{ConnId, Phase, Session};
+
+#[cfg(test)]
+mod tests;

@@ -1,13 +1,15 @@
-//! Placeholder for the server (being built).
+//! The chat server: a single-threaded `mio` event loop (`driver`) around the
+//! sans-IO engine in [`crate::core`], its settings and command line.
 
-use std::process::ExitCode;
+pub mod cli;
+pub mod config;
+pub mod conn;
+pub mod driver;
+pub mod fdlimit;
+pub mod shutdown;
+pub mod stats;
 
-/// Arguments of `stxchat server`.
-#[derive(clap::Args, Debug)]
-pub struct ServerArgs {}
-
-/// Runs `stxchat server`.
-pub fn run(_args: ServerArgs) -> ExitCode {
-    eprintln!("stxchat server: not built yet");
-    ExitCode::FAILURE
-}
+pub use cli::{ServerArgs, run};
+pub use config::ServerConfig;
+pub use driver::{Server, ServerError};
+pub use shutdown::ShutdownHandle;

@@ -1,0 +1,344 @@
+//! Handling of each client message (PROTOCOL.md sections 3 and 4): which
+//! error answers what, registration, rooms, SAY, WHISPER, WHO, PING, BYE.
+
+use subtle::ConstantTimeEq;
+
+use crate::codec::{
+    ClientMessage, ErrorCode, LeftReason, MessageError, NameKey, PROTOCOL_VERSION, ServerMessage,
+    encode_members, is_valid_nick, is_valid_room, is_valid_text, mark_replayed, msg_type,
+    names_equal,
+};
+use crate::core::engine::{Engine, Now};
+use crate::core::observe::{CloseReason, ConnChange};
+use crate::core::rooms::RoomId;
+use crate::core::session::{ConnId, Membership, Phase};
+use crate::core::timers::{Deadline, TimerKind};
+
+/// Bytes of a MESSAGE/PRIVATE payload besides names and text.
+const CHAT_OVERHEAD: usize = crate::codec::names::CHAT_OVERHEAD;
+
+impl<T> Engine<T> {
+    /// One complete frame from `id`.
+    pub(crate) fn on_frame(&mut self, id: ConnId, payload: &[u8], now: Now) {
+        self.counters.frames_in += 1;
+        let s = &mut self.sessions[id];
+        s.last_frame_ms = now.mono_ms;
+        let ty = payload[0];
+        match s.phase {
+            Phase::Closing => {}
+            Phase::Pending => match ty {
+                msg_type::HELLO => self.on_hello(id, payload, now),
+                msg_type::PING | msg_type::BYE => match ClientMessage::decode(payload) {
+                    Ok(msg) => self.dispatch(id, msg, now),
+                    Err(_) => self.error(id, ErrorCode::Malformed, "malformed payload", now),
+                },
+                _ => self.error(
+                    id,
+                    ErrorCode::NotRegistered,
+                    "only HELLO, PING and BYE before WELCOME",
+                    now,
+                ),
+            },
+            Phase::Registered => {
+                if ty == msg_type::HELLO {
+                    self.error(id, ErrorCode::AlreadyRegistered, "already registered", now);
+                    return;
+                }
+                match ClientMessage::decode(payload) {
+                    Ok(msg) => self.dispatch(id, msg, now),
+                    Err(MessageError::Malformed) => {
+                        self.error(id, ErrorCode::Malformed, "malformed payload", now)
+                    }
+                    Err(MessageError::UnknownType(_)) => {
+                        self.error(id, ErrorCode::UnknownType, "unknown message type", now)
+                    }
+                }
+            }
+        }
+    }
+
+    fn dispatch(&mut self, id: ConnId, msg: ClientMessage<'_>, now: Now) {
+        match msg {
+            ClientMessage::Hello { .. } => {
+                self.error(id, ErrorCode::AlreadyRegistered, "already registered", now)
+            }
+            ClientMessage::Join { room } => self.on_join(id, room, now),
+            ClientMessage::Part { room } => self.on_part(id, room, now),
+            ClientMessage::Say { room, text } => self.on_say(id, room, text, now),
+            ClientMessage::Whisper { to, text } => self.on_whisper(id, to, text, now),
+            ClientMessage::Who { room } => self.on_who(id, room, now),
+            ClientMessage::Ping { token } => {
+                self.scratch.clear();
+                let _ =
+                    ServerMessage::Pong { token }.encode(&mut self.scratch, self.cfg.max_payload);
+                self.send_scratch(id, 1);
+            }
+            ClientMessage::Bye => self.close(id, CloseReason::Bye, LeftReason::Quit, now),
+        }
+    }
+
+    /// HELLO checks in order: structure, version, token, nick syntax, uniqueness.
+    fn on_hello(&mut self, id: ConnId, payload: &[u8], now: Now) {
+        let Ok(ClientMessage::Hello {
+            version,
+            nick,
+            token,
+        }) = ClientMessage::decode(payload)
+        else {
+            self.error(id, ErrorCode::Malformed, "malformed HELLO", now);
+            return;
+        };
+        if version != PROTOCOL_VERSION {
+            self.error(
+                id,
+                ErrorCode::BadVersion,
+                "unsupported protocol version",
+                now,
+            );
+            return;
+        }
+        if let Some(password) = &self.cfg.password
+            && !bool::from(token.as_bytes().ct_eq(password.as_bytes()))
+        {
+            self.error(id, ErrorCode::AuthFailed, "wrong password", now);
+            return;
+        }
+        let Some(key) = NameKey::new(nick).filter(|_| is_valid_nick(nick)) else {
+            self.error(id, ErrorCode::BadName, "invalid nick", now);
+            return;
+        };
+        if self.nicks.contains_key(key.as_str()) {
+            self.error(id, ErrorCode::NickTaken, "nick in use", now);
+            return;
+        }
+        self.nicks.insert(key.as_str().into(), id);
+        let s = &mut self.sessions[id];
+        s.nick = Some(nick.into());
+        s.phase = Phase::Registered;
+        s.connected_unix_ms = now.unix_ms;
+        let serial = s.serial;
+        self.index[0].remove(&serial);
+        self.index[1].insert(serial, id);
+        tracing::info!(
+            target: "stxchat::conn",
+            id = serial,
+            peer = %s.peer,
+            nick,
+            "registered (connected)"
+        );
+        self.emit(id, ConnChange::Registered, now);
+        self.scratch.clear();
+        let _ = ServerMessage::Welcome {
+            version: PROTOCOL_VERSION,
+            nick,
+            server_name: &self.cfg.server_name,
+            max_payload: self.cfg.max_payload as u16,
+            keepalive_secs: self.cfg.keepalive_secs,
+        }
+        .encode(&mut self.scratch, self.cfg.max_payload);
+        self.send_scratch(id, 1);
+        if self.cfg.keepalive_secs > 0 {
+            self.timers.push(Deadline {
+                at_ms: now.mono_ms + u64::from(self.cfg.keepalive_secs) * 1500,
+                id,
+                serial,
+                kind: TimerKind::Keepalive,
+            });
+        }
+        if let Some(room) = self.cfg.default_room.clone() {
+            self.on_join(id, &room, now);
+        }
+    }
+
+    /// The membership of `id` in the room named `name`, if any.
+    fn membership(&self, id: ConnId, name: &str) -> Option<(usize, Membership)> {
+        self.sessions[id]
+            .rooms
+            .iter()
+            .enumerate()
+            .find(|(_, m)| names_equal(&self.rooms.get(m.room()).name, name))
+            .map(|(i, m)| (i, *m))
+    }
+
+    /// JOIN: history, then MEMBERS, to the joiner; then JOINED to every member.
+    fn on_join(&mut self, id: ConnId, name: &str, now: Now) {
+        if !is_valid_room(name) {
+            self.error(id, ErrorCode::BadName, "invalid room name", now);
+            return;
+        }
+        if self.membership(id, name).is_some() {
+            return;
+        }
+        if self.sessions[id].rooms.len() >= self.cfg.max_rooms_per_client {
+            self.error(id, ErrorCode::TooManyRooms, "too many rooms", now);
+            return;
+        }
+        let rid = self.rooms.find_or_create(name);
+        let pos = self.rooms.add_member(rid, id);
+        self.sessions[id].rooms.push(Membership {
+            room: rid as u32,
+            pos: pos as u32,
+        });
+        self.replay_history(id, rid);
+        self.send_members(id, rid);
+        self.scratch.clear();
+        let _ = ServerMessage::Joined {
+            room: &self.rooms.get(rid).name,
+            nick: self.sessions[id].nick.as_deref().unwrap_or(""),
+        }
+        .encode(&mut self.scratch, self.cfg.max_payload);
+        self.fanout_scratch(rid);
+    }
+
+    fn replay_history(&mut self, id: ConnId, rid: RoomId) {
+        let Engine {
+            sessions,
+            rooms,
+            outbox,
+            scratch,
+            ..
+        } = self;
+        let s = &mut sessions[id];
+        for frame in rooms.get(rid).history() {
+            scratch.clear();
+            scratch.extend_from_slice(frame);
+            mark_replayed(scratch);
+            outbox.deliver(s, id, scratch, 1);
+        }
+    }
+
+    fn send_members(&mut self, id: ConnId, rid: RoomId) {
+        let Engine {
+            sessions,
+            rooms,
+            outbox,
+            scratch,
+            cfg,
+            ..
+        } = self;
+        scratch.clear();
+        let room = rooms.get(rid);
+        let nicks = room
+            .members
+            .iter()
+            .map(|&m| sessions[m].nick.as_deref().unwrap_or(""));
+        let frames = encode_members(scratch, cfg.max_payload, &room.name, nicks).unwrap_or(0);
+        outbox.deliver(&mut sessions[id], id, scratch, frames as u64);
+    }
+
+    /// PART: LEFT reason 0 to every member, the leaver included.
+    fn on_part(&mut self, id: ConnId, name: &str, now: Now) {
+        let Some((i, m)) = self.membership(id, name) else {
+            self.error(id, ErrorCode::NotInRoom, "not in that room", now);
+            return;
+        };
+        self.encode_left(id, m.room(), LeftReason::Parted);
+        self.fanout_scratch(m.room());
+        self.sessions[id].rooms.swap_remove(i);
+        self.drop_member(id, m);
+        self.rooms.delete_if_empty(m.room());
+    }
+
+    /// Uses a rate token if the connection has one; false if rate limited.
+    fn take_rate_token(&mut self, id: ConnId, now: Now) -> bool {
+        let (Some(limit), Some(bucket)) = (self.cfg.rate, self.sessions[id].bucket.as_mut()) else {
+            return true;
+        };
+        if bucket.allows(limit, now.mono_ms) {
+            bucket.spend();
+            true
+        } else {
+            false
+        }
+    }
+
+    /// SAY: structure (done), text, target, length, rate; then fan-out.
+    fn on_say(&mut self, id: ConnId, room: &str, text: &str, now: Now) {
+        if !is_valid_text(text) {
+            self.error(id, ErrorCode::Malformed, "invalid text", now);
+            return;
+        }
+        let Some((_, m)) = self.membership(id, room) else {
+            self.error(id, ErrorCode::NotInRoom, "not in that room", now);
+            return;
+        };
+        let rid = m.room();
+        let nick_len = self.sessions[id].nick.as_deref().map_or(0, str::len);
+        if CHAT_OVERHEAD + self.rooms.get(rid).name.len() + nick_len + text.len()
+            > self.cfg.max_payload
+        {
+            self.error(id, ErrorCode::TooLong, "message too long", now);
+            return;
+        }
+        if !self.take_rate_token(id, now) {
+            self.error(id, ErrorCode::RateLimited, "rate limited", now);
+            return;
+        }
+        self.seq += 1;
+        self.counters.messages += 1;
+        self.scratch.clear();
+        let _ = ServerMessage::Message {
+            flags: 0,
+            seq: self.seq,
+            time_ms: now.unix_ms,
+            room: &self.rooms.get(rid).name,
+            from: self.sessions[id].nick.as_deref().unwrap_or(""),
+            text,
+        }
+        .encode(&mut self.scratch, self.cfg.max_payload);
+        self.fanout_scratch(rid);
+        let Engine {
+            rooms,
+            scratch,
+            cfg,
+            ..
+        } = self;
+        rooms.get_mut(rid).remember(scratch, cfg.history);
+    }
+
+    /// WHISPER: one PRIVATE to the target and one to the sender (once if the same).
+    fn on_whisper(&mut self, id: ConnId, to: &str, text: &str, now: Now) {
+        if !is_valid_text(text) {
+            self.error(id, ErrorCode::Malformed, "invalid text", now);
+            return;
+        }
+        let Some(&target) = NameKey::new(to).and_then(|k| self.nicks.get(k.as_str())) else {
+            self.error(id, ErrorCode::NoSuchNick, "no such nick", now);
+            return;
+        };
+        let from = self.sessions[id].nick.as_deref().unwrap_or("");
+        let to = self.sessions[target].nick.as_deref().unwrap_or("");
+        if CHAT_OVERHEAD + from.len() + to.len() + text.len() > self.cfg.max_payload {
+            self.error(id, ErrorCode::TooLong, "message too long", now);
+            return;
+        }
+        if !self.take_rate_token(id, now) {
+            self.error(id, ErrorCode::RateLimited, "rate limited", now);
+            return;
+        }
+        self.seq += 1;
+        self.counters.privates += 1;
+        self.scratch.clear();
+        let _ = ServerMessage::Private {
+            flags: 0,
+            seq: self.seq,
+            time_ms: now.unix_ms,
+            from: self.sessions[id].nick.as_deref().unwrap_or(""),
+            to: self.sessions[target].nick.as_deref().unwrap_or(""),
+            text,
+        }
+        .encode(&mut self.scratch, self.cfg.max_payload);
+        self.send_scratch(target, 1);
+        if target != id {
+            self.send_scratch(id, 1);
+        }
+    }
+
+    /// WHO: MEMBERS of any existing room.
+    fn on_who(&mut self, id: ConnId, room: &str, now: Now) {
+        match self.rooms.find(room) {
+            Some(rid) => self.send_members(id, rid),
+            None => self.error(id, ErrorCode::NoSuchRoom, "no such room", now),
+        }
+    }
+}

@@ -1,0 +1,173 @@
+//! Rooms: member lists with O(1) removal, and each room's history of encoded
+//! MESSAGE frames (a ring whose buffers are reused).
+
+use std::collections::{HashMap, VecDeque};
+
+use slab::Slab;
+
+use crate::codec::NameKey;
+
+/// A room's slot in the table.
+pub type RoomId = usize;
+
+/// One room.
+#[derive(Debug)]
+pub struct Room {
+    /// The name as spelt by the JOIN that created it.
+    pub name: Box<str>,
+    /// Member connection slots; order is unspecified.
+    pub members: Vec<usize>,
+    history: VecDeque<Vec<u8>>,
+}
+
+impl Room {
+    /// The room's history frames (live MESSAGE frames), oldest first.
+    pub fn history(&self) -> impl Iterator<Item = &[u8]> {
+        self.history.iter().map(Vec::as_slice)
+    }
+
+    /// Records a MESSAGE frame, dropping the oldest beyond `limit`.
+    pub fn remember(&mut self, frame: &[u8], limit: usize) {
+        if limit == 0 {
+            return;
+        }
+        let mut slot = if self.history.len() >= limit {
+            self.history.pop_front().unwrap_or_default()
+        } else {
+            Vec::with_capacity(frame.len())
+        };
+        slot.clear();
+        slot.extend_from_slice(frame);
+        self.history.push_back(slot);
+    }
+}
+
+/// All rooms, by slot and by folded name.
+#[derive(Debug, Default)]
+pub struct RoomTable {
+    rooms: Slab<Room>,
+    by_name: HashMap<Box<str>, RoomId>,
+}
+
+impl RoomTable {
+    /// Number of rooms.
+    pub fn len(&self) -> usize {
+        self.rooms.len()
+    }
+
+    /// Whether there are no rooms.
+    pub fn is_empty(&self) -> bool {
+        self.rooms.is_empty()
+    }
+
+    /// The room named `name` (case-insensitively, ASCII only), if it exists.
+    pub fn find(&self, name: &str) -> Option<RoomId> {
+        let key = NameKey::new(name)?;
+        self.by_name.get(key.as_str()).copied()
+    }
+
+    /// The room named `name`, created empty if needed.
+    pub fn find_or_create(&mut self, name: &str) -> RoomId {
+        if let Some(id) = self.find(name) {
+            return id;
+        }
+        let id = self.rooms.insert(Room {
+            name: name.into(),
+            members: Vec::new(),
+            history: VecDeque::new(),
+        });
+        let key =
+            NameKey::new(name).map_or_else(|| name.to_ascii_lowercase(), |k| k.as_str().to_owned());
+        self.by_name.insert(key.into_boxed_str(), id);
+        id
+    }
+
+    /// The room in slot `id`.
+    pub fn get(&self, id: RoomId) -> &Room {
+        &self.rooms[id]
+    }
+
+    /// The room in slot `id`, mutably.
+    pub fn get_mut(&mut self, id: RoomId) -> &mut Room {
+        &mut self.rooms[id]
+    }
+
+    /// Adds `member`; returns its position in the member list.
+    pub fn add_member(&mut self, id: RoomId, member: usize) -> usize {
+        let members = &mut self.rooms[id].members;
+        members.push(member);
+        members.len() - 1
+    }
+
+    /// Removes the member at `pos` (swap-remove). Returns the member that moved
+    /// into `pos`, if any, so its recorded position can be updated.
+    pub fn remove_member(&mut self, id: RoomId, pos: usize) -> Option<usize> {
+        let members = &mut self.rooms[id].members;
+        members.swap_remove(pos);
+        members.get(pos).copied()
+    }
+
+    /// Deletes the room with its history if it has no members; returns whether it did.
+    pub fn delete_if_empty(&mut self, id: RoomId) -> bool {
+        if !self.rooms[id].members.is_empty() {
+            return false;
+        }
+        let room = self.rooms.remove(id);
+        if let Some(key) = NameKey::new(&room.name) {
+            self.by_name.remove(key.as_str());
+        }
+        true
+    }
+
+    /// Deletes every room.
+    pub fn clear(&mut self) {
+        self.rooms.clear();
+        self.by_name.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_case_insensitive_ascii_only_and_keep_their_first_spelling() {
+        let mut t = RoomTable::default();
+        let a = t.find_or_create("Lobby");
+        assert_eq!(t.find_or_create("LOBBY"), a);
+        assert_eq!(t.find("lobby"), Some(a));
+        assert_eq!(&*t.get(a).name, "Lobby");
+        let e = t.find_or_create("Émile");
+        assert_ne!(t.find_or_create("émile"), e);
+    }
+
+    #[test]
+    fn swap_remove_reports_the_moved_member_and_empty_rooms_go() {
+        let mut t = RoomTable::default();
+        let r = t.find_or_create("r");
+        for m in [10, 11, 12] {
+            t.add_member(r, m);
+        }
+        assert_eq!(t.remove_member(r, 0), Some(12));
+        assert_eq!(t.get(r).members, vec![12, 11]);
+        assert_eq!(t.remove_member(r, 1), None);
+        assert!(!t.delete_if_empty(r));
+        t.remove_member(r, 0);
+        assert!(t.delete_if_empty(r));
+        assert_eq!(t.find("r"), None);
+        assert!(t.is_empty());
+    }
+
+    #[test]
+    fn history_keeps_the_last_h() {
+        let mut t = RoomTable::default();
+        let r = t.find_or_create("r");
+        for i in 0..5u8 {
+            t.get_mut(r).remember(&[i], 3);
+        }
+        let h: Vec<u8> = t.get(r).history().map(|f| f[0]).collect();
+        assert_eq!(h, vec![2, 3, 4]);
+        t.get_mut(r).remember(&[9], 0);
+        assert_eq!(t.get(r).history().count(), 3);
+    }
+}

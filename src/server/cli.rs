@@ -1,0 +1,181 @@
+//! `stxchat server` command-line flags (each also read from `STXCHAT_<FLAG>`),
+//! turned into a [`ServerConfig`].
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use crate::core::{CoreConfig, RateLimit};
+use crate::server::config::ServerConfig;
+use crate::server::driver::Server;
+
+/// Flags of `stxchat server`.
+#[derive(clap::Args, Debug, Clone)]
+pub struct ServerArgs {
+    /// Address and port to listen on.
+    #[arg(long, env = "STXCHAT_BIND", default_value = "127.0.0.1:7878")]
+    pub bind: SocketAddr,
+    /// Server name announced in WELCOME.
+    #[arg(long, env = "STXCHAT_NAME", default_value = "stxchat")]
+    pub name: String,
+    /// Most open connections (pending and closing ones count). Default: the
+    /// open-files limit minus a small reserve.
+    #[arg(long, env = "STXCHAT_MAX_CONNECTIONS", value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_connections: Option<u64>,
+    /// Most open connections from one IP address; 0 = no cap.
+    #[arg(long, env = "STXCHAT_MAX_CONNECTIONS_PER_IP", default_value_t = 0)]
+    pub max_connections_per_ip: usize,
+    /// Largest frame payload in bytes (512..=65535), announced in WELCOME.
+    #[arg(long, env = "STXCHAT_MAX_PAYLOAD", default_value_t = 4096,
+          value_parser = clap::value_parser!(u16).range(512..))]
+    pub max_payload: u16,
+    /// Seconds a client has to complete HELLO after connecting.
+    #[arg(long, env = "STXCHAT_HANDSHAKE_TIMEOUT", default_value_t = 10.0, value_parser = positive_secs)]
+    pub handshake_timeout: f64,
+    /// Keepalive period in seconds announced in WELCOME; a client silent for
+    /// 1.5x this is closed. 0 = no keepalive.
+    #[arg(long, env = "STXCHAT_KEEPALIVE", default_value_t = 60)]
+    pub keepalive: u16,
+    /// MESSAGEs kept per room and replayed to joiners.
+    #[arg(long, env = "STXCHAT_HISTORY", default_value_t = 50)]
+    pub history: usize,
+    /// Room every client joins on registration; empty disables it.
+    #[arg(long, env = "STXCHAT_DEFAULT_ROOM", default_value = "lobby")]
+    pub default_room: String,
+    /// Rooms one client may be in at once (the default room counts).
+    #[arg(long, env = "STXCHAT_MAX_ROOMS_PER_CLIENT", default_value_t = 32,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_rooms_per_client: u32,
+    /// Bytes that may wait for one connection before it is dropped as a slow
+    /// consumer; at least (history + 2) x (max payload + 8).
+    #[arg(long, env = "STXCHAT_MAX_OUTBUF", default_value_t = 1 << 20)]
+    pub max_outbuf: usize,
+    /// Per-connection SAY/WHISPER rate in messages per second (off by default).
+    #[arg(long, env = "STXCHAT_RATE", value_parser = positive_secs)]
+    pub rate: Option<f64>,
+    /// Burst allowed by --rate (default: the rate rounded up, at least 1).
+    #[arg(long, env = "STXCHAT_BURST", requires = "rate",
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub burst: Option<u32>,
+    /// Password: the HELLO token must match it.
+    #[arg(long, env = "STXCHAT_PASSWORD", hide_env_values = true)]
+    pub password: Option<String>,
+    /// Seconds between stats log lines; 0 = none.
+    #[arg(long, env = "STXCHAT_STATS_INTERVAL", default_value_t = 10.0, value_parser = non_negative_secs)]
+    pub stats_interval: f64,
+}
+
+fn non_negative_secs(s: &str) -> Result<f64, String> {
+    let v: f64 = s
+        .parse()
+        .map_err(|_| format!("{s:?} is not a number of seconds"))?;
+    if v.is_finite() && v >= 0.0 {
+        Ok(v)
+    } else {
+        Err(format!("{s:?} must be zero or more"))
+    }
+}
+
+fn positive_secs(s: &str) -> Result<f64, String> {
+    let v = non_negative_secs(s)?;
+    if v > 0.0 {
+        Ok(v)
+    } else {
+        Err(format!("{s:?} must be more than zero"))
+    }
+}
+
+impl ServerArgs {
+    /// The settings these flags describe (validated when the server binds).
+    pub fn to_config(&self) -> ServerConfig {
+        let rate = self.rate.map(|per_sec| RateLimit {
+            per_sec,
+            burst: self.burst.unwrap_or((per_sec.ceil() as u32).max(1)),
+        });
+        ServerConfig {
+            bind: self.bind,
+            core: CoreConfig {
+                server_name: self.name.clone(),
+                max_payload: usize::from(self.max_payload),
+                handshake_timeout_ms: (self.handshake_timeout * 1000.0) as u64,
+                keepalive_secs: self.keepalive,
+                history: self.history,
+                default_room: Some(self.default_room.clone()).filter(|r| !r.is_empty()),
+                max_rooms_per_client: self.max_rooms_per_client as usize,
+                max_outbuf: self.max_outbuf,
+                rate,
+                password: self.password.clone().filter(|p| !p.is_empty()),
+                max_connections: self.max_connections.unwrap_or(1) as usize,
+                max_connections_per_ip: self.max_connections_per_ip,
+            },
+            auto_max_connections: self.max_connections.is_none(),
+            stats_interval: Duration::from_secs_f64(self.stats_interval),
+            ..ServerConfig::default()
+        }
+    }
+}
+
+/// Sets up logging from `RUST_LOG` (default `info`) on stderr.
+pub fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+/// Runs `stxchat server`: exit 0 after a clean shutdown, 2 for bad settings,
+/// 1 if the server cannot start or fails.
+pub fn run(args: ServerArgs) -> ExitCode {
+    init_logging();
+    let cfg = args.to_config();
+    if let Err(e) = cfg.core.validate() {
+        eprintln!("stxchat server: {e}");
+        return ExitCode::from(2);
+    }
+    let mut server = match Server::bind(cfg) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("stxchat server: cannot start on {}: {e}", args.bind);
+            return ExitCode::FAILURE;
+        }
+    };
+    if let Err(e) = server.handle_signals() {
+        eprintln!("stxchat server: cannot install signal handlers: {e}");
+        return ExitCode::FAILURE;
+    }
+    log_settings(server.config());
+    match server.run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("stxchat server: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn log_settings(cfg: &ServerConfig) {
+    let c = &cfg.core;
+    tracing::info!(
+        target: "stxchat::server",
+        "settings: bind={} name={:?} max_connections={} max_connections_per_ip={} max_payload={} \
+         handshake_timeout={}ms keepalive={}s history={} default_room={:?} max_rooms_per_client={} \
+         max_outbuf={} rate={} password={} stats_interval={:?}",
+        cfg.bind,
+        c.server_name,
+        c.max_connections,
+        c.max_connections_per_ip,
+        c.max_payload,
+        c.handshake_timeout_ms,
+        c.keepalive_secs,
+        c.history,
+        c.default_room.as_deref().unwrap_or(""),
+        c.max_rooms_per_client,
+        c.max_outbuf,
+        c.rate
+            .map_or_else(|| "off".to_string(), |r| format!("{}/s burst {}", r.per_sec, r.burst)),
+        if c.password.is_some() { "set" } else { "none" },
+        cfg.stats_interval,
+    );
+}

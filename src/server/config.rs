@@ -1,0 +1,47 @@
+//! Server settings: the engine's plus the driver's (address, timing, logging).
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use crate::core::CoreConfig;
+
+/// Everything a [`crate::server::Server`] needs to start.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServerConfig {
+    /// Address to listen on.
+    pub bind: SocketAddr,
+    /// Chat engine settings. `core.max_connections` is used unless
+    /// `auto_max_connections` is set.
+    pub core: CoreConfig,
+    /// Derive the connection limit from the open-files limit at start.
+    pub auto_max_connections: bool,
+    /// Interval of the stats log line; zero = never.
+    pub stats_interval: Duration,
+    /// Bytes read from one connection per loop turn before others get a turn.
+    pub read_budget: usize,
+    /// How long closing connections are flushed (then their write side is shut).
+    pub close_flush: Duration,
+    /// How long further input is drained after shutting the write side.
+    pub close_drain: Duration,
+    /// How long accepting pauses after running out of file descriptors.
+    pub accept_backoff: Duration,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            bind: SocketAddr::from(([127, 0, 0, 1], 7878)),
+            core: CoreConfig::default(),
+            auto_max_connections: true,
+            stats_interval: Duration::from_secs(10),
+            read_budget: 128 * 1024,
+            close_flush: Duration::from_secs(2),
+            close_drain: Duration::from_secs(1),
+            accept_backoff: Duration::from_millis(100),
+        }
+    }
+}
+
+/// File descriptors kept free for the listener, logs and the like when the
+/// connection limit is derived from the open-files limit.
+pub const FD_RESERVE: usize = 64;

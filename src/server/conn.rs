@@ -1,0 +1,46 @@
+//! The driver's per-connection data: the socket and its closing phase.
+
+use mio::net::TcpStream;
+
+/// Where a closing connection stands (PROTOCOL.md section 3: flush for at
+/// most 2 s, shut down the write side, discard input for at most 1 s, close).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Closing {
+    /// Open, not closing.
+    No,
+    /// Writing out what is queued (the last frame may be an ERROR).
+    Flushing,
+    /// Write side shut; reading and discarding until EOF or the deadline.
+    Draining,
+}
+
+/// A connection's socket and I/O state; lives inside the engine's session.
+#[derive(Debug)]
+pub struct Io {
+    /// The nonblocking socket.
+    pub stream: TcpStream,
+    /// Closing phase.
+    pub closing: Closing,
+    /// WRITABLE interest is registered (only while output is pending).
+    pub write_armed: bool,
+    /// Queued for a write this loop turn.
+    pub flush_queued: bool,
+    /// The peer's EOF was seen.
+    pub eof: bool,
+    /// Waiting in the read backlog (its read budget ran out last turn).
+    pub backlogged: bool,
+}
+
+impl Io {
+    /// I/O state for a freshly accepted socket.
+    pub fn new(stream: TcpStream) -> Self {
+        Io {
+            stream,
+            closing: Closing::No,
+            write_armed: false,
+            flush_queued: false,
+            eof: false,
+            backlogged: false,
+        }
+    }
+}

@@ -1,0 +1,555 @@
+//! The single-threaded `mio` event loop around the chat engine.
+//!
+//! Each loop turn: poll; accept until `WouldBlock`; read each readable
+//! connection until `WouldBlock` or its read budget (then it waits in a
+//! backlog for the next turn); hand the bytes to the engine; then write each
+//! connection that has new output once (a dirty list), arming WRITABLE only
+//! when a write was partial; then run deadlines (handshake, keepalive, the
+//! closing phases).
+
+use std::collections::VecDeque;
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, SocketAddr};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use mio::net::{TcpListener, TcpStream};
+use mio::{Events, Interest, Poll, Token, Waker};
+
+use crate::core::timers::{Deadline, TimerKind, Timers};
+use crate::core::{ConnId, Engine, Now, Phase};
+use crate::server::config::{FD_RESERVE, ServerConfig};
+use crate::server::conn::{Closing, Io};
+use crate::server::fdlimit::raise_nofile_limit;
+use crate::server::shutdown::ShutdownHandle;
+use crate::server::stats::StatsLog;
+
+const LISTENER: Token = Token(usize::MAX - 1);
+const WAKER: Token = Token(usize::MAX - 2);
+const SIGNALS: Token = Token(usize::MAX - 3);
+
+/// Why a server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    /// A setting is not allowed.
+    #[error("invalid setting: {0}")]
+    Config(#[from] crate::core::ConfigError),
+    /// The socket or poller could not be set up.
+    #[error("{0}")]
+    Io(#[from] io::Error),
+}
+
+/// The monotonic and wall clocks, read once per loop turn.
+#[derive(Debug)]
+struct Clock {
+    start: Instant,
+}
+
+impl Clock {
+    fn now(&self) -> Now {
+        let unix_ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64);
+        Now {
+            mono_ms: self.start.elapsed().as_millis() as u64,
+            unix_ms,
+        }
+    }
+}
+
+/// A bound chat server, ready to [`Server::run`].
+pub struct Server {
+    poll: Poll,
+    listener: Option<TcpListener>,
+    local_addr: SocketAddr,
+    engine: Engine<Io>,
+    cfg: ServerConfig,
+    shutdown: ShutdownHandle,
+    signals: Option<signal_hook_mio::v1_0::Signals>,
+    clock: Clock,
+    read_buf: Vec<u8>,
+    closing_timers: Timers,
+    backlog: VecDeque<ConnId>,
+    flush: Vec<ConnId>,
+    closes: Vec<ConnId>,
+    accept_paused_until: Option<u64>,
+    accept_pending: bool,
+    fd_episode: bool,
+    stats: StatsLog,
+}
+
+impl std::fmt::Debug for Server {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Server")
+            .field("local_addr", &self.local_addr)
+            .field("connections", &self.engine.len())
+            .finish()
+    }
+}
+
+impl Server {
+    /// Validates the settings, raises the open-files limit, and binds.
+    pub fn bind(mut cfg: ServerConfig) -> Result<Server, ServerError> {
+        let nofile = raise_nofile_limit().unwrap_or(1024);
+        if cfg.auto_max_connections {
+            cfg.core.max_connections = (nofile as usize).saturating_sub(FD_RESERVE).max(1);
+        }
+        let engine = Engine::new(cfg.core.clone())?;
+        let poll = Poll::new()?;
+        let mut listener = TcpListener::bind(cfg.bind)?;
+        poll.registry()
+            .register(&mut listener, LISTENER, Interest::READABLE)?;
+        let local_addr = listener.local_addr()?;
+        let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
+        tracing::info!(
+            target: "stxchat::server",
+            bind = %local_addr,
+            nofile,
+            max_connections = cfg.core.max_connections,
+            "listening; open-files limit {nofile} allows {} connections",
+            cfg.core.max_connections
+        );
+        let stats = StatsLog::new(cfg.stats_interval);
+        Ok(Server {
+            poll,
+            listener: Some(listener),
+            local_addr,
+            engine,
+            shutdown: ShutdownHandle::new(waker),
+            signals: None,
+            clock: Clock {
+                start: Instant::now(),
+            },
+            read_buf: vec![0; 64 * 1024],
+            closing_timers: Timers::default(),
+            backlog: VecDeque::new(),
+            flush: Vec::new(),
+            closes: Vec::new(),
+            accept_paused_until: None,
+            accept_pending: false,
+            fd_episode: false,
+            stats,
+            cfg,
+        })
+    }
+
+    /// The address the server listens on (useful with port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// The effective settings (after the connection limit was derived).
+    pub fn config(&self) -> &ServerConfig {
+        &self.cfg
+    }
+
+    /// A handle to stop the server from another thread.
+    pub fn shutdown_handle(&self) -> ShutdownHandle {
+        self.shutdown.clone()
+    }
+
+    /// Also shut down on SIGINT and SIGTERM.
+    pub fn handle_signals(&mut self) -> io::Result<()> {
+        let mut signals = signal_hook_mio::v1_0::Signals::new([
+            signal_hook::consts::SIGINT,
+            signal_hook::consts::SIGTERM,
+        ])?;
+        self.poll
+            .registry()
+            .register(&mut signals, SIGNALS, Interest::READABLE)?;
+        self.signals = Some(signals);
+        Ok(())
+    }
+
+    /// Runs the event loop until shutdown is asked for and clients are flushed.
+    pub fn run(mut self) -> io::Result<()> {
+        let mut events = Events::with_capacity(1024);
+        let now = self.clock.now();
+        self.engine.mark_started(now);
+        self.stats.start(now);
+        let mut shutdown_deadline: Option<u64> = None;
+        loop {
+            let now = self.clock.now();
+            let timeout = self.poll_timeout(now, shutdown_deadline);
+            if let Err(e) = self.poll.poll(&mut events, timeout) {
+                if e.kind() == io::ErrorKind::Interrupted {
+                    continue;
+                }
+                return Err(e);
+            }
+            let now = self.clock.now();
+            for event in events.iter() {
+                match event.token() {
+                    LISTENER => self.accept_pending = true,
+                    WAKER => {}
+                    SIGNALS => {
+                        if let Some(signals) = &mut self.signals {
+                            for sig in signals.pending() {
+                                tracing::info!(target: "stxchat::server", signal = sig, "signal received");
+                                self.shutdown.shutdown();
+                            }
+                        }
+                    }
+                    Token(id) => {
+                        if event.is_readable() || event.is_read_closed() || event.is_error() {
+                            self.read_ready(id, now);
+                        }
+                        if event.is_writable() || event.is_write_closed() {
+                            self.queue_flush(id);
+                        }
+                    }
+                }
+            }
+            self.resume_backlog(now);
+            if self.accept_pending && shutdown_deadline.is_none() {
+                self.accept_all(now);
+            }
+            self.engine.tick(now);
+            self.closing_deadlines(now);
+            self.process_output(now);
+            if let Some(line) = self.stats.due(&self.engine, now) {
+                tracing::info!(target: "stxchat::stats", "{line}");
+            }
+            if self.shutdown.is_requested() && shutdown_deadline.is_none() {
+                tracing::info!(target: "stxchat::server", "shutting down");
+                if let Some(mut l) = self.listener.take() {
+                    let _ = self.poll.registry().deregister(&mut l);
+                }
+                self.engine.shutdown(now);
+                self.process_output(now);
+                shutdown_deadline = Some(now.mono_ms + self.cfg.close_flush.as_millis() as u64);
+            }
+            if let Some(deadline) = shutdown_deadline {
+                if self.engine.is_empty() {
+                    break;
+                }
+                if now.mono_ms >= deadline {
+                    let ids = self.engine.conn_ids();
+                    for id in ids {
+                        self.finish(id, now);
+                    }
+                    break;
+                }
+            }
+        }
+        tracing::info!(target: "stxchat::server", "stopped");
+        Ok(())
+    }
+
+    fn poll_timeout(&self, now: Now, shutdown_deadline: Option<u64>) -> Option<Duration> {
+        if !self.backlog.is_empty() {
+            return Some(Duration::ZERO);
+        }
+        let candidates = [
+            self.engine.next_deadline(),
+            self.closing_timers.next_at(),
+            self.accept_paused_until,
+            self.stats.next_at(),
+            shutdown_deadline,
+        ];
+        candidates
+            .into_iter()
+            .flatten()
+            .min()
+            .map(|at| Duration::from_millis(at.saturating_sub(now.mono_ms)))
+    }
+
+    /// Accepts until `WouldBlock`, pausing briefly when out of descriptors.
+    fn accept_all(&mut self, now: Now) {
+        if let Some(until) = self.accept_paused_until {
+            if now.mono_ms < until {
+                return;
+            }
+            self.accept_paused_until = None;
+        }
+        loop {
+            let Some(listener) = &self.listener else {
+                return;
+            };
+            match listener.accept() {
+                Ok((stream, peer)) => {
+                    if self.fd_episode {
+                        self.fd_episode = false;
+                        tracing::info!(target: "stxchat::server", "accepting again");
+                    }
+                    self.admit(stream, peer, now);
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.accept_pending = false;
+                    return;
+                }
+                Err(e) if is_resource_exhaustion(&e) => {
+                    if !self.fd_episode {
+                        self.fd_episode = true;
+                        tracing::warn!(
+                            target: "stxchat::server",
+                            error = %e,
+                            "out of file descriptors: pausing accept, still serving {} connections",
+                            self.engine.len()
+                        );
+                    }
+                    self.accept_paused_until =
+                        Some(now.mono_ms + self.cfg.accept_backoff.as_millis() as u64);
+                    // Edge-triggered: no new event will come for the waiting ones.
+                    self.accept_pending = true;
+                    return;
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    tracing::debug!(target: "stxchat::server", error = %e, "accept failed");
+                }
+            }
+        }
+    }
+
+    fn admit(&mut self, mut stream: TcpStream, peer: SocketAddr, now: Now) {
+        if self.engine.admit(peer.ip()).is_err() {
+            let mut frame = Vec::new();
+            self.engine.refuse(&mut frame);
+            let _ = stream.write(&frame);
+            let _ = stream.shutdown(Shutdown::Both);
+            tracing::info!(target: "stxchat::conn", peer = %peer, "refused: server full");
+            return;
+        }
+        let _ = stream.set_nodelay(true);
+        let id = self.engine.accept(peer, Io::new(stream), now);
+        let registered = match self.engine.io_mut(id) {
+            Some(io) => {
+                self.poll
+                    .registry()
+                    .register(&mut io.stream, Token(id), Interest::READABLE)
+            }
+            None => return,
+        };
+        if let Err(e) = registered {
+            tracing::warn!(target: "stxchat::server", error = %e, "cannot register connection");
+            self.finish(id, now);
+        }
+    }
+
+    /// Reads from `id` until `WouldBlock` or its budget, feeding the engine.
+    fn read_ready(&mut self, id: ConnId, now: Now) {
+        let mut budget = self.cfg.read_budget;
+        loop {
+            let Some(io) = self.engine.io_mut(id) else {
+                return;
+            };
+            if io.eof {
+                return;
+            }
+            if budget == 0 {
+                if !io.backlogged {
+                    io.backlogged = true;
+                    self.backlog.push_back(id);
+                }
+                return;
+            }
+            let want = budget.min(self.read_buf.len());
+            match io.stream.read(&mut self.read_buf[..want]) {
+                Ok(0) => {
+                    io.eof = true;
+                    let closing = io.closing;
+                    match closing {
+                        Closing::Draining => self.finish(id, now),
+                        Closing::Flushing => {}
+                        Closing::No => {
+                            self.engine.on_peer_closed(id, now);
+                        }
+                    }
+                    return;
+                }
+                Ok(n) => {
+                    budget -= n;
+                    if io.closing == Closing::No {
+                        self.engine.on_input(id, &self.read_buf[..n], now);
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => {
+                    // Reset or another hard error: the socket is dead.
+                    self.engine.on_peer_closed(id, now);
+                    self.finish(id, now);
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Gives connections whose read budget ran out last turn another turn.
+    fn resume_backlog(&mut self, now: Now) {
+        for _ in 0..self.backlog.len() {
+            let Some(id) = self.backlog.pop_front() else {
+                break;
+            };
+            if let Some(io) = self.engine.io_mut(id) {
+                io.backlogged = false;
+                self.read_ready(id, now);
+            }
+        }
+    }
+
+    fn queue_flush(&mut self, id: ConnId) {
+        if let Some(io) = self.engine.io_mut(id)
+            && !io.flush_queued
+        {
+            io.flush_queued = true;
+            self.flush.push(id);
+        }
+    }
+
+    /// Starts closing what the engine gave up, then writes every connection
+    /// with pending output once.
+    fn process_output(&mut self, now: Now) {
+        self.engine.take_closes(&mut self.closes);
+        let mut closes = std::mem::take(&mut self.closes);
+        for &id in &closes {
+            self.start_close(id, now);
+        }
+        closes.clear();
+        self.closes = closes;
+        let mut dirty = std::mem::take(&mut self.flush);
+        self.engine.take_dirty(&mut dirty);
+        for &id in &dirty {
+            if let Some(io) = self.engine.io_mut(id) {
+                io.flush_queued = false;
+                self.write_out(id, now);
+            }
+        }
+        dirty.clear();
+        self.flush = dirty;
+        // Writing may have closed more (hard errors): start those too.
+        self.engine.take_closes(&mut self.closes);
+        let closes = std::mem::take(&mut self.closes);
+        for &id in &closes {
+            self.start_close(id, now);
+            self.write_out(id, now);
+        }
+    }
+
+    fn start_close(&mut self, id: ConnId, now: Now) {
+        let flush_ms = self.cfg.close_flush.as_millis() as u64;
+        let serial = match self.engine.session(id) {
+            Some(s) => s.serial(),
+            None => return,
+        };
+        if let Some(io) = self.engine.io_mut(id)
+            && io.closing == Closing::No
+        {
+            io.closing = Closing::Flushing;
+            self.closing_timers.push(Deadline {
+                at_ms: now.mono_ms + flush_ms,
+                id,
+                serial,
+                kind: TimerKind::Closing,
+            });
+            self.queue_flush(id);
+        }
+    }
+
+    /// One write of everything queued for `id`.
+    fn write_out(&mut self, id: ConnId, now: Now) {
+        let Some((io, pending)) = self.engine.output(id) else {
+            return;
+        };
+        let mut written = 0;
+        let mut dead = false;
+        if !pending.is_empty() {
+            match io.stream.write(pending) {
+                Ok(n) => written = n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => dead = true,
+            }
+        }
+        let left = pending.len() - written;
+        let closing = io.closing;
+        if dead {
+            self.engine.on_peer_closed(id, now);
+            self.finish(id, now);
+            return;
+        }
+        if written > 0 {
+            self.engine.consumed(id, written);
+        }
+        let want_write = left > 0;
+        let Some(io) = self.engine.io_mut(id) else {
+            return;
+        };
+        if want_write != io.write_armed {
+            let interest = if want_write {
+                Interest::READABLE | Interest::WRITABLE
+            } else {
+                Interest::READABLE
+            };
+            if self
+                .poll
+                .registry()
+                .reregister(&mut io.stream, Token(id), interest)
+                .is_ok()
+            {
+                io.write_armed = want_write;
+            }
+        }
+        if !want_write && closing == Closing::Flushing {
+            self.end_flush(id, now);
+        }
+    }
+
+    /// Flushing is over: shut the write side, then drain input briefly.
+    fn end_flush(&mut self, id: ConnId, now: Now) {
+        let drain_ms = self.cfg.close_drain.as_millis() as u64;
+        let serial = match self.engine.session(id) {
+            Some(s) => s.serial(),
+            None => return,
+        };
+        let Some(io) = self.engine.io_mut(id) else {
+            return;
+        };
+        let _ = io.stream.shutdown(Shutdown::Write);
+        if io.eof {
+            self.finish(id, now);
+            return;
+        }
+        io.closing = Closing::Draining;
+        self.closing_timers.push(Deadline {
+            at_ms: now.mono_ms + drain_ms,
+            id,
+            serial,
+            kind: TimerKind::Closing,
+        });
+        // Input may already be waiting (edge-triggered): look now.
+        self.read_ready(id, now);
+    }
+
+    fn closing_deadlines(&mut self, now: Now) {
+        while let Some(d) = self.closing_timers.pop_due(now.mono_ms) {
+            let Some(s) = self.engine.session(d.id) else {
+                continue;
+            };
+            if s.serial() != d.serial || s.phase() != Phase::Closing {
+                continue;
+            }
+            match s.io.closing {
+                Closing::Flushing => self.end_flush(d.id, now),
+                Closing::Draining => self.finish(d.id, now),
+                Closing::No => {}
+            }
+        }
+    }
+
+    /// Closes the socket and forgets the connection.
+    fn finish(&mut self, id: ConnId, now: Now) {
+        if let Some(mut io) = self.engine.remove(id, now) {
+            let _ = self.poll.registry().deregister(&mut io.stream);
+        }
+    }
+}
+
+/// Errors that mean "out of descriptors or memory for now", not "broken".
+fn is_resource_exhaustion(e: &io::Error) -> bool {
+    matches!(
+        e.raw_os_error(),
+        Some(libc::EMFILE) | Some(libc::ENFILE) | Some(libc::ENOBUFS) | Some(libc::ENOMEM)
+    )
+}
