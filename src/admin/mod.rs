@@ -1,13 +1,16 @@
-//! Placeholder for the operator channel and `stxchat top` (being built).
+//! The operator channel: the admin wire protocol ([`proto`]), the sans-IO
+//! admin session ([`service`]) and its hook in the server loop ([`hub`]),
+//! the per-second rates ([`rates`]), a blocking admin client ([`client`]),
+//! the Prometheus endpoint ([`metrics`]), the operator flags ([`config`]),
+//! and the `stxchat top` screen ([`top`]). Documented in `docs/ADMIN.md`.
 
-use std::process::ExitCode;
+pub mod client;
+pub mod config;
+pub mod hub;
+pub mod metrics;
+pub mod proto;
+pub mod rates;
+pub mod service;
+pub mod top;
 
-/// Arguments of `stxchat top`.
-#[derive(clap::Args, Debug)]
-pub struct TopArgs {}
-
-/// Runs `stxchat top`.
-pub fn run_top(_args: TopArgs) -> ExitCode {
-    eprintln!("stxchat top: not built yet");
-    ExitCode::FAILURE
-}
+pub use top::{TopArgs, run_top};

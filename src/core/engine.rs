@@ -122,7 +122,7 @@ impl<T> Engine<T> {
             per_ip: HashMap::new(),
             timers: Timers::default(),
             outbox: Outbox {
-                pool: BufPool::new(1024, 256 * 1024),
+                pool: BufPool::new(512, 64 * 1024),
                 dirty: Vec::new(),
                 slow: Vec::new(),
                 limit,

@@ -63,6 +63,9 @@ pub struct ServerArgs {
     /// Seconds between stats log lines; 0 = none.
     #[arg(long, env = "STXCHAT_STATS_INTERVAL", default_value_t = 10.0, value_parser = non_negative_secs)]
     pub stats_interval: f64,
+    /// Operator flags: --admin-bind, --admin-token, --metrics-bind.
+    #[command(flatten)]
+    pub admin: Box<crate::admin::config::AdminArgs>,
 }
 
 fn non_negative_secs(s: &str) -> Result<f64, String> {
@@ -110,6 +113,7 @@ impl ServerArgs {
             },
             auto_max_connections: self.max_connections.is_none(),
             stats_interval: Duration::from_secs_f64(self.stats_interval),
+            admin: self.admin.to_config(),
             ..ServerConfig::default()
         }
     }
@@ -121,6 +125,7 @@ pub fn init_logging() {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr)
         .try_init();
 }
@@ -131,6 +136,10 @@ pub fn run(args: ServerArgs) -> ExitCode {
     init_logging();
     let cfg = args.to_config();
     if let Err(e) = cfg.core.validate() {
+        eprintln!("stxchat server: {e}");
+        return ExitCode::from(2);
+    }
+    if let Err(e) = cfg.admin.validate() {
         eprintln!("stxchat server: {e}");
         return ExitCode::from(2);
     }

@@ -25,6 +25,9 @@ pub struct ServerConfig {
     pub close_drain: Duration,
     /// How long accepting pauses after running out of file descriptors.
     pub accept_backoff: Duration,
+    /// Operator side: admin listener, its token, metrics endpoint (all off
+    /// by default here; the command line turns the admin listener on).
+    pub admin: crate::admin::config::AdminConfig,
 }
 
 impl Default for ServerConfig {
@@ -38,6 +41,7 @@ impl Default for ServerConfig {
             close_flush: Duration::from_secs(2),
             close_drain: Duration::from_secs(1),
             accept_backoff: Duration::from_millis(100),
+            admin: crate::admin::config::AdminConfig::default(),
         }
     }
 }

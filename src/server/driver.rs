@@ -16,6 +16,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token, Waker};
 
+use crate::admin::hub::{AdminError, AdminHub};
 use crate::core::timers::{Deadline, TimerKind, Timers};
 use crate::core::{ConnId, Engine, Now, Phase};
 use crate::server::config::{FD_RESERVE, ServerConfig};
@@ -37,6 +38,9 @@ pub enum ServerError {
     /// The socket or poller could not be set up.
     #[error("{0}")]
     Io(#[from] io::Error),
+    /// The admin listener or metrics endpoint could not start.
+    #[error("{0}")]
+    Admin(#[from] AdminError),
 }
 
 /// The monotonic and wall clocks, read once per loop turn.
@@ -76,6 +80,8 @@ pub struct Server {
     accept_pending: bool,
     fd_episode: bool,
     stats: StatsLog,
+    /// Admin listener, operator sessions, metrics feed (src/admin/hub.rs).
+    admin: AdminHub,
 }
 
 impl std::fmt::Debug for Server {
@@ -101,6 +107,7 @@ impl Server {
             .register(&mut listener, LISTENER, Interest::READABLE)?;
         let local_addr = listener.local_addr()?;
         let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
+        let admin = AdminHub::bind(&cfg.admin, poll.registry())?;
         tracing::info!(
             target: "stxchat::server",
             bind = %local_addr,
@@ -129,6 +136,7 @@ impl Server {
             accept_pending: false,
             fd_episode: false,
             stats,
+            admin,
             cfg,
         })
     }
@@ -136,6 +144,16 @@ impl Server {
     /// The address the server listens on (useful with port 0).
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
+    }
+
+    /// The admin listener's address, if it is on (useful with port 0).
+    pub fn admin_addr(&self) -> Option<SocketAddr> {
+        self.admin.admin_addr()
+    }
+
+    /// The metrics endpoint's address, if it is on (useful with port 0).
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.admin.metrics_addr()
     }
 
     /// The effective settings (after the connection limit was derived).
@@ -190,6 +208,7 @@ impl Server {
                             }
                         }
                     }
+                    t if self.admin.owns(t) => self.admin.on_event(event),
                     Token(id) => {
                         if event.is_readable() || event.is_read_closed() || event.is_error() {
                             self.read_ready(id, now);
@@ -206,6 +225,7 @@ impl Server {
             }
             self.engine.tick(now);
             self.closing_deadlines(now);
+            self.admin.turn(&mut self.engine, self.poll.registry(), now);
             self.process_output(now);
             if let Some(line) = self.stats.due(&self.engine, now) {
                 tracing::info!(target: "stxchat::stats", "{line}");
@@ -215,6 +235,7 @@ impl Server {
                 if let Some(mut l) = self.listener.take() {
                     let _ = self.poll.registry().deregister(&mut l);
                 }
+                self.admin.shutdown(self.poll.registry());
                 self.engine.shutdown(now);
                 self.process_output(now);
                 shutdown_deadline = Some(now.mono_ms + self.cfg.close_flush.as_millis() as u64);
@@ -246,6 +267,7 @@ impl Server {
             self.accept_paused_until,
             self.stats.next_at(),
             shutdown_deadline,
+            self.admin.next_deadline(now),
         ];
         candidates
             .into_iter()

@@ -1,0 +1,508 @@
+//! The admin hook of the server's event loop: the admin listener and its
+//! sessions, the per-second rates, and publishing counters to the metrics
+//! endpoint. It lives in the same `mio` loop as the chat connections; the
+//! driver calls it at four points:
+//!
+//! - [`AdminHub::owns`] / [`AdminHub::on_event`] for poll events whose token
+//!   is the hub's (admin tokens sit far above any connection slot);
+//! - [`AdminHub::turn`] once per loop turn, before the driver writes its
+//!   connections (so a kick's ERROR goes out in the same turn);
+//! - [`AdminHub::next_deadline`] when computing the poll timeout;
+//! - [`AdminHub::shutdown`] when the server stops.
+//!
+//! Work per turn is bounded: each admin session reads at most
+//! [`READ_BUDGET`] bytes and answers at most `WORK_BUDGET` units (see
+//! [`crate::admin::service`]); state changes are taken from the engine and
+//! pushed to subscribers before any request is answered, so a LIST page
+//! always reflects every EVENT sent before it.
+
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, SocketAddr};
+
+use mio::event::Event;
+use mio::net::{TcpListener, TcpStream};
+use mio::{Interest, Registry, Token};
+use slab::Slab;
+
+use crate::admin::config::{AdminConfig, AdminConfigError};
+use crate::admin::metrics::{MetricsPublisher, MetricsServer};
+use crate::admin::rates::RateMeter;
+use crate::admin::service::{AdminAuth, AdminSession, AdminSource};
+use crate::core::observe::{ConnInfo, ConnState, Counters};
+use crate::core::{Engine, Now};
+
+/// Token of the admin listener.
+pub const ADMIN_LISTENER: Token = Token(usize::MAX - 16);
+
+/// Admin connection `k` uses token `ADMIN_CONN_BASE + k`.
+pub const ADMIN_CONN_BASE: usize = 1 << (usize::BITS - 2);
+
+/// Admin connections served at once; more are closed at accept.
+pub const MAX_ADMIN_CONNECTIONS: usize = 64;
+
+/// Bytes read from one admin connection per loop turn.
+pub const READ_BUDGET: usize = 64 * 1024;
+
+/// How long a closing admin connection may take to flush its last bytes.
+pub const CLOSE_FLUSH_MS: u64 = 2000;
+
+/// How long accepting admin connections pauses after a failed accept.
+pub const ACCEPT_RETRY_MS: u64 = 100;
+
+/// How often counters are handed to the metrics endpoint.
+pub const PUBLISH_EVERY_MS: u64 = 500;
+
+/// Why the operator side of a server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum AdminError {
+    /// A refused setting.
+    #[error(transparent)]
+    Config(#[from] AdminConfigError),
+    /// The admin listener could not bind.
+    #[error("cannot listen for admin connections on {addr}: {source}")]
+    AdminBind {
+        /// The address.
+        addr: SocketAddr,
+        /// Why.
+        source: io::Error,
+    },
+    /// The metrics endpoint could not start.
+    #[error("cannot serve metrics on {addr}: {source}")]
+    MetricsBind {
+        /// The address.
+        addr: SocketAddr,
+        /// Why.
+        source: io::Error,
+    },
+}
+
+/// The engine seen through the admin channel's eyes, at one instant.
+struct EngineSource<'a, T> {
+    engine: &'a mut Engine<T>,
+    now: Now,
+}
+
+impl<T> AdminSource for EngineSource<'_, T> {
+    fn counters(&self) -> Counters {
+        self.engine.counters(self.now)
+    }
+
+    fn list_page(&self, state: ConnState, after_id: u64, limit: usize) -> (Vec<ConnInfo>, bool) {
+        self.engine.list(state, after_id, limit)
+    }
+
+    fn kick(&mut self, nick: &str, reason: &str) -> bool {
+        let found = self.engine.kick(nick, reason, self.now);
+        if found {
+            tracing::info!(target: "stxchat::admin", nick, reason, "kicked by an operator");
+        }
+        found
+    }
+}
+
+/// One admin connection.
+#[derive(Debug)]
+struct AdminConn {
+    stream: TcpStream,
+    peer: SocketAddr,
+    session: AdminSession,
+    /// The socket may have unread bytes (edge-triggered readiness).
+    readable: bool,
+    write_armed: bool,
+    /// Listed in `ready` for this or the next turn.
+    queued: bool,
+    /// Set once the session is closing: close by then even if not flushed.
+    close_by_ms: Option<u64>,
+    dead: bool,
+}
+
+/// The admin listener, its sessions, the rate meter and the metrics feed.
+pub struct AdminHub {
+    listener: Option<TcpListener>,
+    admin_addr: Option<SocketAddr>,
+    accept_pending: bool,
+    /// After a failed accept (e.g. out of descriptors): retry then, not before.
+    accept_retry_ms: Option<u64>,
+    conns: Slab<AdminConn>,
+    ready: Vec<usize>,
+    auth: AdminAuth,
+    meter: RateMeter,
+    metrics: Option<(MetricsServer, MetricsPublisher)>,
+    next_publish_ms: u64,
+    observing: bool,
+    read_buf: Vec<u8>,
+}
+
+impl std::fmt::Debug for AdminHub {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AdminHub")
+            .field("admin_addr", &self.admin_addr)
+            .field("metrics_addr", &self.metrics_addr())
+            .field("sessions", &self.conns.len())
+            .finish()
+    }
+}
+
+impl AdminHub {
+    /// Checks `cfg`, binds the admin listener (registered with `registry`)
+    /// and starts the metrics endpoint, as configured.
+    pub fn bind(cfg: &AdminConfig, registry: &Registry) -> Result<AdminHub, AdminError> {
+        cfg.validate()?;
+        let (listener, admin_addr) = match cfg.bind {
+            Some(addr) => {
+                let bind_err = |source| AdminError::AdminBind { addr, source };
+                let mut l = TcpListener::bind(addr).map_err(bind_err)?;
+                registry
+                    .register(&mut l, ADMIN_LISTENER, Interest::READABLE)
+                    .map_err(bind_err)?;
+                let local = l.local_addr().map_err(bind_err)?;
+                tracing::info!(
+                    target: "stxchat::admin",
+                    admin = %local,
+                    token = if cfg.effective_token().is_some() { "required" } else { "none" },
+                    "admin listener ready"
+                );
+                (Some(l), Some(local))
+            }
+            None => (None, None),
+        };
+        let metrics = match cfg.metrics_bind {
+            Some(addr) => {
+                let publisher = MetricsPublisher::new();
+                let server = MetricsServer::start(addr, publisher.clone())
+                    .map_err(|source| AdminError::MetricsBind { addr, source })?;
+                tracing::info!(
+                    target: "stxchat::admin",
+                    "metrics at http://{}/metrics",
+                    server.local_addr()
+                );
+                Some((server, publisher))
+            }
+            None => None,
+        };
+        Ok(AdminHub {
+            listener,
+            admin_addr,
+            accept_pending: false,
+            accept_retry_ms: None,
+            conns: Slab::new(),
+            ready: Vec::new(),
+            auth: AdminAuth::new(cfg.effective_token()),
+            meter: RateMeter::default(),
+            metrics,
+            next_publish_ms: 0,
+            observing: false,
+            read_buf: vec![0; 16 * 1024],
+        })
+    }
+
+    /// The admin listener's address, if it is on.
+    pub fn admin_addr(&self) -> Option<SocketAddr> {
+        self.admin_addr
+    }
+
+    /// The metrics endpoint's address, if it is on.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics.as_ref().map(|(s, _)| s.local_addr())
+    }
+
+    /// Whether the hub has anything to do at all.
+    fn enabled(&self) -> bool {
+        self.admin_addr.is_some() || self.metrics.is_some()
+    }
+
+    /// Whether rates are being measured: only while someone may ask (an
+    /// admin session is open) or metrics are on, so an idle server with no
+    /// operator attached is not woken every second.
+    fn sampling(&self) -> bool {
+        self.metrics.is_some() || !self.conns.is_empty()
+    }
+
+    /// Whether a poll token belongs to the hub.
+    pub fn owns(&self, token: Token) -> bool {
+        token == ADMIN_LISTENER || (token.0 >= ADMIN_CONN_BASE && token.0 < ADMIN_LISTENER.0)
+    }
+
+    /// Notes a poll event for one of the hub's tokens (the work is done in
+    /// [`AdminHub::turn`]).
+    pub fn on_event(&mut self, event: &Event) {
+        let token = event.token();
+        if token == ADMIN_LISTENER {
+            self.accept_pending = true;
+            return;
+        }
+        let key = token.0 - ADMIN_CONN_BASE;
+        if let Some(c) = self.conns.get_mut(key) {
+            if event.is_readable() || event.is_read_closed() || event.is_error() {
+                c.readable = true;
+            }
+            if !c.queued {
+                c.queued = true;
+                self.ready.push(key);
+            }
+        }
+    }
+
+    /// When the hub next needs a turn (monotonic ms): now if work is queued.
+    pub fn next_deadline(&self, now: Now) -> Option<u64> {
+        if !self.enabled() {
+            return None;
+        }
+        if !self.ready.is_empty() {
+            return Some(now.mono_ms);
+        }
+        let mut at = u64::MAX;
+        if self.sampling() {
+            at = self.meter.next_due_ms().unwrap_or(now.mono_ms);
+        }
+        if self.accept_pending {
+            at = at.min(self.accept_retry_ms.unwrap_or(now.mono_ms));
+        }
+        if self.metrics.is_some() {
+            at = at.min(self.next_publish_ms);
+        }
+        for (_, c) in &self.conns {
+            if let Some(by) = c.close_by_ms {
+                at = at.min(by);
+            }
+        }
+        (at != u64::MAX).then_some(at)
+    }
+
+    /// One loop turn: accept, push state changes, answer requests, write,
+    /// close finished sessions, sample rates and publish metrics.
+    pub fn turn<T>(&mut self, engine: &mut Engine<T>, registry: &Registry, now: Now) {
+        if !self.enabled() {
+            return;
+        }
+        if self.sampling() && self.meter.due(now.mono_ms) {
+            self.meter.sample(now.mono_ms, &engine.counters(now));
+        }
+        if let Some((_, publisher)) = &self.metrics
+            && now.mono_ms >= self.next_publish_ms
+        {
+            publisher.publish(&engine.counters(now));
+            self.next_publish_ms = now.mono_ms + PUBLISH_EVERY_MS;
+        }
+        if !self.observing && self.admin_addr.is_some() {
+            // Recording costs one small event per connection state change;
+            // events nobody subscribed to are dropped each turn.
+            engine.set_observing(true);
+            self.observing = true;
+        }
+        if self.accept_pending && self.accept_retry_ms.is_none_or(|at| now.mono_ms >= at) {
+            self.accept_retry_ms = None;
+            self.accept_all(registry, now);
+        }
+        // Changes made before any request of this turn reach subscribers first.
+        Self::push_events(&mut self.conns, engine);
+        let ready = std::mem::take(&mut self.ready);
+        let mut again = Vec::new();
+        for key in ready {
+            let Some(c) = self.conns.get_mut(key) else {
+                continue;
+            };
+            c.queued = false;
+            Self::serve(
+                c,
+                &mut self.read_buf,
+                &mut EngineSource {
+                    engine: &mut *engine,
+                    now,
+                },
+                &self.auth,
+                &self.meter,
+                now,
+            );
+            // A kick closes a connection at once: its EVENT follows the answer.
+            Self::push_events(&mut self.conns, engine);
+            let c = &mut self.conns[key];
+            let more_to_read = c.readable && c.session.wants_read();
+            if !c.dead && (more_to_read || c.session.has_work()) {
+                c.queued = true;
+                again.push(key);
+            }
+        }
+        // Subscribers got new output: write it.
+        let keys: Vec<usize> = self.conns.iter().map(|(k, _)| k).collect();
+        for key in keys {
+            self.flush(key, registry, now);
+        }
+        self.ready.extend(again);
+    }
+
+    /// Reads (within budget) and answers requests for one session.
+    fn serve<S: AdminSource>(
+        c: &mut AdminConn,
+        buf: &mut [u8],
+        source: &mut S,
+        auth: &AdminAuth,
+        meter: &RateMeter,
+        now: Now,
+    ) {
+        let mut budget = READ_BUDGET;
+        while c.readable && !c.dead && c.session.wants_read() && budget > 0 {
+            let want = budget.min(buf.len());
+            match c.stream.read(&mut buf[..want]) {
+                Ok(0) => {
+                    c.dead = true;
+                    c.readable = false;
+                }
+                Ok(n) => {
+                    budget -= n;
+                    c.session.receive(&buf[..n]);
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => c.readable = false,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => {
+                    c.dead = true;
+                    c.readable = false;
+                }
+            }
+        }
+        if !c.dead {
+            c.session.process(source, auth, meter.rates());
+        }
+        if c.session.is_closing() && c.close_by_ms.is_none() {
+            c.close_by_ms = Some(now.mono_ms + CLOSE_FLUSH_MS);
+        }
+    }
+
+    fn accept_all(&mut self, registry: &Registry, now: Now) {
+        loop {
+            let Some(listener) = &self.listener else {
+                self.accept_pending = false;
+                return;
+            };
+            match listener.accept() {
+                Ok((mut stream, peer)) => {
+                    if self.conns.len() >= MAX_ADMIN_CONNECTIONS {
+                        tracing::warn!(target: "stxchat::admin", peer = %peer, "too many admin sessions: refused");
+                        let _ = stream.shutdown(Shutdown::Both);
+                        continue;
+                    }
+                    let _ = stream.set_nodelay(true);
+                    let entry = self.conns.vacant_entry();
+                    let key = entry.key();
+                    let token = Token(ADMIN_CONN_BASE + key);
+                    if registry
+                        .register(&mut stream, token, Interest::READABLE)
+                        .is_err()
+                    {
+                        continue;
+                    }
+                    tracing::info!(target: "stxchat::admin", peer = %peer, "admin session opened");
+                    entry.insert(AdminConn {
+                        stream,
+                        peer,
+                        session: AdminSession::new(&self.auth),
+                        // Bytes may have arrived before registration.
+                        readable: true,
+                        write_armed: false,
+                        queued: true,
+                        close_by_ms: None,
+                        dead: false,
+                    });
+                    self.ready.push(key);
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.accept_pending = false;
+                    return;
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    // Out of descriptors or similar: try again shortly
+                    // rather than spin; chat connections keep being served.
+                    tracing::debug!(target: "stxchat::admin", error = %e, "admin accept failed");
+                    self.accept_retry_ms = Some(now.mono_ms + ACCEPT_RETRY_MS);
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Hands the engine's recorded state changes to every subscriber.
+    fn push_events<T>(conns: &mut Slab<AdminConn>, engine: &mut Engine<T>) {
+        let events = engine.take_events();
+        if events.is_empty() {
+            return;
+        }
+        for (_, c) in conns.iter_mut() {
+            if c.session.is_subscribed() {
+                for ev in &events {
+                    c.session.push_event(ev);
+                }
+            }
+        }
+    }
+
+    /// Writes what a session has queued; closes it when done or dead.
+    fn flush(&mut self, key: usize, registry: &Registry, now: Now) {
+        let Some(c) = self.conns.get_mut(key) else {
+            return;
+        };
+        while !c.dead && c.session.has_output() {
+            match c.stream.write(c.session.output()) {
+                Ok(0) => c.dead = true,
+                Ok(n) => c.session.consume(n),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => c.dead = true,
+            }
+        }
+        let finished = c.dead
+            || (c.session.is_closing() && !c.session.has_output())
+            || c.close_by_ms.is_some_and(|by| now.mono_ms >= by);
+        if finished {
+            self.close(key, registry);
+            return;
+        }
+        let want_write = c.session.has_output();
+        if want_write != c.write_armed {
+            let interest = if want_write {
+                Interest::READABLE | Interest::WRITABLE
+            } else {
+                Interest::READABLE
+            };
+            if registry
+                .reregister(&mut c.stream, Token(ADMIN_CONN_BASE + key), interest)
+                .is_ok()
+            {
+                c.write_armed = want_write;
+            }
+        }
+    }
+
+    fn close(&mut self, key: usize, registry: &Registry) {
+        if let Some(mut c) = self.conns.try_remove(key) {
+            let _ = registry.deregister(&mut c.stream);
+            let _ = c.stream.shutdown(Shutdown::Both);
+            tracing::info!(target: "stxchat::admin", peer = %c.peer, "admin session closed");
+        }
+        self.ready.retain(|&k| k != key);
+    }
+
+    /// The server is stopping: each session gets ERROR shutting_down (one
+    /// write attempt), then everything admin is closed.
+    pub fn shutdown(&mut self, registry: &Registry) {
+        if let Some(mut l) = self.listener.take() {
+            let _ = registry.deregister(&mut l);
+        }
+        let keys: Vec<usize> = self.conns.iter().map(|(k, _)| k).collect();
+        for key in keys {
+            let c = &mut self.conns[key];
+            c.session.shutdown();
+            while c.session.has_output() {
+                match c.stream.write(c.session.output()) {
+                    Ok(n) if n > 0 => c.session.consume(n),
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    _ => break,
+                }
+            }
+            self.close(key, registry);
+        }
+        self.ready.clear();
+        // Stops the metrics threads (joined in MetricsServer's Drop).
+        self.metrics = None;
+    }
+}

@@ -1,0 +1,229 @@
+//! The network side of `stxchat top`: a thread that owns the admin
+//! connection, subscribes, pages through both lists, polls the counters
+//! every second, runs kicks and window refreshes the screen asks for, and
+//! forwards everything to the screen in the order the server sent it. It
+//! reconnects after a lost connection.
+
+use std::sync::mpsc::{Receiver, Sender, TryRecvError};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crate::admin::client::{AdminClient, ClientError};
+use crate::admin::proto::{AdminErrorCode, ListPage, MAX_LIST_LIMIT, Snapshot};
+use crate::core::observe::{ConnEvent, ConnState};
+
+/// What the network thread tells the screen.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Update {
+    /// (Re)connected: forget what was known; pages and events follow.
+    Connected,
+    /// A pushed state change.
+    Event(ConnEvent),
+    /// A LIST page, with the cursor it was asked with.
+    Page {
+        /// The request's `after_id`.
+        after_id: u64,
+        /// The answer.
+        page: ListPage,
+    },
+    /// Fresh counters and rates.
+    Snapshot(Snapshot),
+    /// The result of a kick.
+    Kicked {
+        /// The nick.
+        nick: String,
+        /// Whether it was found.
+        found: bool,
+    },
+    /// The connection is down (retrying).
+    Down(String),
+    /// The server refused us for good (token or version): not retrying.
+    Fatal(String),
+}
+
+/// What the screen asks the network thread to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    /// Kick a registered client.
+    Kick {
+        /// Its nick.
+        nick: String,
+        /// Sent to it as the ERROR detail.
+        reason: String,
+    },
+    /// Re-read one window of a list (fresh byte counts, rooms, queues).
+    Refresh {
+        /// Which list.
+        state: ConnState,
+        /// Cursor: the id before the window.
+        after_id: u64,
+        /// Window size.
+        limit: u16,
+    },
+}
+
+/// Where and how to connect.
+#[derive(Debug, Clone)]
+pub struct NetConfig {
+    /// Admin address (host:port).
+    pub addr: String,
+    /// Admin token, if the server wants one.
+    pub token: Option<String>,
+    /// How often COUNTERS is asked for.
+    pub poll_every: Duration,
+    /// How long to wait before reconnecting.
+    pub retry_every: Duration,
+    /// Timeout of a connect and of each request.
+    pub timeout: Duration,
+}
+
+/// Why a session ended.
+enum End {
+    /// The screen went away: stop.
+    ScreenGone,
+    /// The connection failed: maybe retry.
+    Failed(ClientError),
+}
+
+impl From<ClientError> for End {
+    fn from(e: ClientError) -> Self {
+        End::Failed(e)
+    }
+}
+
+/// Starts the network thread.
+pub fn spawn(
+    cfg: NetConfig,
+    updates: Sender<Update>,
+    commands: Receiver<Command>,
+) -> std::io::Result<JoinHandle<()>> {
+    std::thread::Builder::new()
+        .name("stxchat-top-net".into())
+        .spawn(move || run(&cfg, &updates, &commands))
+}
+
+fn fatal(e: &ClientError) -> bool {
+    matches!(
+        e.server_code(),
+        Some(
+            AdminErrorCode::AuthFailed | AdminErrorCode::AuthRequired | AdminErrorCode::BadVersion
+        )
+    )
+}
+
+fn run(cfg: &NetConfig, updates: &Sender<Update>, commands: &Receiver<Command>) {
+    loop {
+        let err = match AdminClient::connect(&cfg.addr, cfg.token.as_deref(), cfg.timeout) {
+            Ok(client) => match session(client, cfg, updates, commands) {
+                End::ScreenGone => return,
+                End::Failed(e) => e,
+            },
+            Err(e) => e,
+        };
+        if fatal(&err) {
+            let _ = updates.send(Update::Fatal(err.to_string()));
+            return;
+        }
+        if updates
+            .send(Update::Down(format!("{err}; retrying")))
+            .is_err()
+        {
+            return;
+        }
+        // Wait before retrying, but leave at once if the screen is gone.
+        let until = Instant::now() + cfg.retry_every;
+        while Instant::now() < until {
+            match commands.try_recv() {
+                Err(TryRecvError::Disconnected) => return,
+                // Commands for a lost connection are dropped.
+                Ok(_) | Err(TryRecvError::Empty) => {}
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+/// Sends the events that came before the last answer, then `u`.
+fn forward(client: &mut AdminClient, updates: &Sender<Update>, u: Update) -> Result<(), End> {
+    for ev in client.take_events() {
+        updates
+            .send(Update::Event(ev))
+            .map_err(|_| End::ScreenGone)?;
+    }
+    updates.send(u).map_err(|_| End::ScreenGone)
+}
+
+fn session(
+    mut client: AdminClient,
+    cfg: &NetConfig,
+    updates: &Sender<Update>,
+    commands: &Receiver<Command>,
+) -> End {
+    match session_inner(&mut client, cfg, updates, commands) {
+        Ok(()) => End::ScreenGone,
+        Err(e) => e,
+    }
+}
+
+fn session_inner(
+    client: &mut AdminClient,
+    cfg: &NetConfig,
+    updates: &Sender<Update>,
+    commands: &Receiver<Command>,
+) -> Result<(), End> {
+    updates
+        .send(Update::Connected)
+        .map_err(|_| End::ScreenGone)?;
+    client.subscribe()?;
+    let snap = client.counters()?;
+    forward(client, updates, Update::Snapshot(snap))?;
+    for state in [ConnState::Waiting, ConnState::Connected] {
+        let mut after_id = 0;
+        loop {
+            let page = client.list(state, after_id, MAX_LIST_LIMIT)?;
+            let (more, next) = (page.more, page.next_after);
+            forward(client, updates, Update::Page { after_id, page })?;
+            if !more {
+                break;
+            }
+            after_id = next;
+        }
+    }
+    let mut next_poll = Instant::now() + cfg.poll_every;
+    loop {
+        loop {
+            match commands.try_recv() {
+                Ok(Command::Kick { nick, reason }) => {
+                    let found = client.kick(&nick, &reason)?;
+                    forward(client, updates, Update::Kicked { nick, found })?;
+                }
+                Ok(Command::Refresh {
+                    state,
+                    after_id,
+                    limit,
+                }) => {
+                    let page = client.list(state, after_id, limit)?;
+                    forward(client, updates, Update::Page { after_id, page })?;
+                }
+                Err(TryRecvError::Empty) => break,
+                Err(TryRecvError::Disconnected) => return Ok(()),
+            }
+        }
+        let now = Instant::now();
+        if now >= next_poll {
+            let snap = client.counters()?;
+            forward(client, updates, Update::Snapshot(snap))?;
+            next_poll = now + cfg.poll_every;
+        }
+        let wait = next_poll
+            .saturating_duration_since(Instant::now())
+            .min(Duration::from_millis(100));
+        let mut first = client.next_event(wait)?;
+        while let Some(ev) = first {
+            updates
+                .send(Update::Event(ev))
+                .map_err(|_| End::ScreenGone)?;
+            first = client.next_event(Duration::ZERO)?;
+        }
+    }
+}
