@@ -27,6 +27,7 @@ pub mod sources;
 pub mod traffic;
 pub mod worker;
 
+use std::io::Write;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -229,10 +230,15 @@ impl BenchArgs {
 pub fn run(args: BenchArgs) -> ExitCode {
     match args.execute() {
         Ok(report) => {
-            if args.opts.json {
-                println!("{}", report.to_json());
+            let text = if args.opts.json {
+                report.to_json() + "\n"
             } else {
-                print!("{}", report.to_table());
+                report.to_table()
+            };
+            let mut out = std::io::stdout().lock();
+            if let Err(e) = out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+                eprintln!("stxchat bench: cannot write the report: {e}");
+                return ExitCode::FAILURE;
             }
             if report.ok() {
                 ExitCode::SUCCESS
