@@ -96,6 +96,11 @@ pub fn check_common(c: &CommonOpts, nick_base: &str, connections: usize) -> Resu
             "--threads must be 1..=256".into(),
         ));
     }
+    if c.token.len() > usize::from(u8::MAX) {
+        return Err(BenchError::InvalidOption(
+            "--token must be at most 255 bytes".into(),
+        ));
+    }
     if c.concurrency == 0 {
         return Err(BenchError::InvalidOption(
             "--concurrency must be at least 1".into(),
@@ -221,6 +226,12 @@ mod tests {
             Err(BenchError::InvalidOption(_))
         ));
         c.threads = 1;
+        c.token = "t".repeat(256);
+        assert!(matches!(
+            check_common(&c, "sb0000", 100),
+            Err(BenchError::InvalidOption(_))
+        ));
+        c.token.clear();
         assert!(matches!(
             check_common(&c, "with space", 100),
             Err(BenchError::InvalidOption(_))
