@@ -1,0 +1,186 @@
+//! Readings from `/proc`: process CPU time (utime + stime, all threads),
+//! resident memory (`VmRSS`), machine-wide busy and softirq time, and the
+//! open-files limit.
+
+use std::time::Instant;
+
+/// Process CPU time in clock ticks (utime + stime) from a `/proc/PID/stat` line.
+///
+/// The command name (field 2) may hold spaces and parentheses, so fields are
+/// counted from the last `)`.
+pub fn parse_stat_ticks(stat: &str) -> Option<u64> {
+    let rest = &stat[stat.rfind(')')? + 1..];
+    let mut fields = rest.split_whitespace();
+    // After "pid (comm)": state is field 3; utime and stime are fields 14 and 15.
+    let utime: u64 = fields.nth(11)?.parse().ok()?;
+    let stime: u64 = fields.next()?.parse().ok()?;
+    Some(utime + stime)
+}
+
+/// `VmRSS` in KiB from a `/proc/PID/status` text.
+pub fn parse_status_rss_kb(status: &str) -> Option<u64> {
+    status_field(status, "VmRSS:")
+}
+
+/// `Threads` from a `/proc/PID/status` text.
+pub fn parse_status_threads(status: &str) -> Option<u64> {
+    status_field(status, "Threads:")
+}
+
+fn status_field(status: &str, key: &str) -> Option<u64> {
+    let line = status.lines().find(|l| l.starts_with(key))?;
+    line[key.len()..].split_whitespace().next()?.parse().ok()
+}
+
+/// Machine-wide (busy, irq + softirq) clock ticks from the `cpu` line of `/proc/stat`.
+/// Busy is every state but idle and iowait.
+pub fn parse_machine_ticks(proc_stat: &str) -> Option<(u64, u64)> {
+    let line = proc_stat.lines().find(|l| l.starts_with("cpu "))?;
+    let v: Vec<u64> = line
+        .split_whitespace()
+        .skip(1)
+        .take(8)
+        .filter_map(|x| x.parse().ok())
+        .collect();
+    if v.len() < 7 {
+        return None;
+    }
+    let total: u64 = v.iter().sum();
+    let idle = v[3] + v[4];
+    Some((total.saturating_sub(idle), v[5] + v[6]))
+}
+
+fn proc_path(pid: Option<u32>, file: &str) -> String {
+    match pid {
+        Some(p) => format!("/proc/{p}/{file}"),
+        None => format!("/proc/self/{file}"),
+    }
+}
+
+/// CPU ticks of a process (`None` = this process).
+pub fn cpu_ticks(pid: Option<u32>) -> Option<u64> {
+    parse_stat_ticks(&std::fs::read_to_string(proc_path(pid, "stat")).ok()?)
+}
+
+/// Resident memory of a process in KiB (`None` = this process).
+pub fn rss_kb(pid: Option<u32>) -> Option<u64> {
+    parse_status_rss_kb(&std::fs::read_to_string(proc_path(pid, "status")).ok()?)
+}
+
+/// Thread count of a process (`None` = this process).
+pub fn threads(pid: Option<u32>) -> Option<u64> {
+    parse_status_threads(&std::fs::read_to_string(proc_path(pid, "status")).ok()?)
+}
+
+fn clock_ticks_per_second() -> f64 {
+    // SAFETY: sysconf only reads a configuration value.
+    let t = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    if t > 0 { t as f64 } else { 100.0 }
+}
+
+/// Raises the soft open-files limit to the hard limit; returns the soft limit now in force.
+pub fn raise_nofile_limit() -> u64 {
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(n) => n,
+        Err(_) => rlimit::getrlimit(rlimit::Resource::NOFILE)
+            .map(|(soft, _)| soft)
+            .unwrap_or(1024),
+    }
+}
+
+/// CPU counters taken at one instant.
+#[derive(Debug, Clone, Copy)]
+pub struct CpuSnapshot {
+    at: Instant,
+    generator: Option<u64>,
+    server: Option<u64>,
+    machine: Option<(u64, u64)>,
+}
+
+/// CPU use between two snapshots, each as % of one core.
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize)]
+pub struct CpuUsage {
+    /// This generator process, all threads.
+    pub generator_pct: Option<f64>,
+    /// The server process (`--server-pid`), all threads.
+    pub server_pct: Option<f64>,
+    /// The whole machine, busy time (the box has 100 % per core).
+    pub machine_pct: Option<f64>,
+    /// The whole machine, irq + softirq (loopback TCP work charged to no process).
+    pub softirq_pct: Option<f64>,
+}
+
+impl CpuSnapshot {
+    /// Reads this process's, the server's (if given) and the machine's counters now.
+    pub fn take(server_pid: Option<u32>) -> Self {
+        CpuSnapshot {
+            at: Instant::now(),
+            generator: cpu_ticks(None),
+            server: server_pid.and_then(|p| cpu_ticks(Some(p))),
+            machine: std::fs::read_to_string("/proc/stat")
+                .ok()
+                .and_then(|s| parse_machine_ticks(&s)),
+        }
+    }
+
+    /// CPU use from `self` to `later`.
+    pub fn usage_until(&self, later: &CpuSnapshot) -> CpuUsage {
+        let wall = (later.at - self.at).as_secs_f64().max(1e-9);
+        let tck = clock_ticks_per_second();
+        let pct = |a: Option<u64>, b: Option<u64>| {
+            a.zip(b)
+                .map(|(a, b)| b.saturating_sub(a) as f64 / tck / wall * 100.0)
+        };
+        CpuUsage {
+            generator_pct: pct(self.generator, later.generator),
+            server_pct: pct(self.server, later.server),
+            machine_pct: pct(self.machine.map(|m| m.0), later.machine.map(|m| m.0)),
+            softirq_pct: pct(self.machine.map(|m| m.1), later.machine.map(|m| m.1)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stat_ticks_skip_a_command_with_spaces_and_parens() {
+        let line = "4242 (my (odd) prog) S 1 4242 4242 0 -1 4194560 100 0 0 0 1234 567 0 0 20 0 3 0 1000 100000 200 18446744073709551615";
+        assert_eq!(parse_stat_ticks(line), Some(1234 + 567));
+        assert_eq!(parse_stat_ticks("garbage"), None);
+        assert_eq!(parse_stat_ticks("1 (x) S 1 2"), None);
+    }
+
+    #[test]
+    fn status_fields() {
+        let s = "Name:\tstxchat\nVmPeak:\t  9000 kB\nVmRSS:\t    5120 kB\nThreads:\t3\n";
+        assert_eq!(parse_status_rss_kb(s), Some(5120));
+        assert_eq!(parse_status_threads(s), Some(3));
+        assert_eq!(parse_status_rss_kb("Name: x\n"), None);
+    }
+
+    #[test]
+    fn machine_ticks_busy_and_softirq() {
+        let s = "cpu  100 5 50 1000 20 3 7 0 0 0\ncpu0 1 2 3 4 5 6 7 8 9 10\n";
+        // busy = 100+5+50+3+7+0 = 165 (idle 1000 and iowait 20 excluded)
+        assert_eq!(parse_machine_ticks(s), Some((165, 10)));
+        assert_eq!(parse_machine_ticks("intr 1 2"), None);
+    }
+
+    #[test]
+    fn live_readings_of_this_process() {
+        assert!(cpu_ticks(None).is_some());
+        assert!(rss_kb(None).unwrap() > 0);
+        assert!(threads(None).unwrap() >= 1);
+        let a = CpuSnapshot::take(Some(std::process::id()));
+        let mut x = 0u64;
+        for i in 0..2_000_000u64 {
+            x = x.wrapping_mul(31).wrapping_add(i);
+        }
+        std::hint::black_box(x);
+        let u = a.usage_until(&CpuSnapshot::take(Some(std::process::id())));
+        assert!(u.generator_pct.unwrap() >= 0.0);
+        assert!(u.server_pct.is_some());
+    }
+}
