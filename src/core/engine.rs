@@ -290,10 +290,12 @@ impl<T> Engine<T> {
         }
     }
 
-    /// Frees spare output buffers if the pool went unused since the last
-    /// call; the driver calls it about once a second.
-    pub fn trim_spare_buffers(&mut self) -> bool {
-        self.outbox.pool.trim_if_unused()
+    /// Frees the spare output buffers not needed since the last call (the
+    /// driver calls it about once a second). Returns the bytes of buffer
+    /// capacity freed since the last call, pooled or not.
+    pub fn trim_spare_buffers(&mut self) -> usize {
+        self.outbox.pool.trim();
+        self.outbox.pool.take_freed_bytes()
     }
 
     /// Whether spare output buffers are held (so trimming has something to do).

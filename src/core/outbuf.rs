@@ -60,9 +60,9 @@ impl OutBuf {
 
 /// Spare output buffers, reused instead of freed, so a busy connection does
 /// not allocate (and fault in fresh pages) every loop turn. The pool is
-/// bounded in count and in bytes, and gives everything back once it has gone
-/// unused for a while ([`BufPool::trim_if_unused`]), so a server at rest
-/// holds no spare buffers.
+/// bounded in count and in bytes, and [`BufPool::trim`] (called about once a
+/// second) frees the buffers that stayed spare through the whole interval,
+/// so a server at rest holds few spare buffers.
 #[derive(Debug)]
 pub struct BufPool {
     free: Vec<Vec<u8>>,
@@ -70,8 +70,10 @@ pub struct BufPool {
     max_capacity: usize,
     max_bytes: usize,
     pooled_bytes: usize,
-    takes: u64,
-    takes_at_trim: u64,
+    /// Fewest spare buffers seen since the last trim: that many went unused.
+    low_water: usize,
+    /// Bytes of capacity freed (not pooled) since the last [`BufPool::take_freed_bytes`].
+    freed_bytes: usize,
 }
 
 impl BufPool {
@@ -84,18 +86,18 @@ impl BufPool {
             max_capacity,
             max_bytes,
             pooled_bytes: 0,
-            takes: 0,
-            takes_at_trim: 0,
+            low_water: 0,
+            freed_bytes: 0,
         }
     }
 
     /// A cleared buffer (new if the pool is empty).
     #[inline]
     pub fn take(&mut self) -> Vec<u8> {
-        self.takes += 1;
         match self.free.pop() {
             Some(buf) => {
                 self.pooled_bytes -= buf.capacity();
+                self.low_water = self.low_water.min(self.free.len());
                 buf
             }
             None => Vec::with_capacity(4096),
@@ -116,20 +118,28 @@ impl BufPool {
             buf.clear();
             self.pooled_bytes += cap;
             self.free.push(buf);
+        } else {
+            self.freed_bytes += cap;
         }
     }
 
-    /// Frees every spare buffer if none was taken since the last call;
-    /// returns whether it did. Call it now and then (say once a second).
-    pub fn trim_if_unused(&mut self) -> bool {
-        let unused = self.takes == self.takes_at_trim;
-        self.takes_at_trim = self.takes;
-        if unused && !self.free.is_empty() {
-            self.free = Vec::new();
-            self.pooled_bytes = 0;
-            return true;
+    /// Frees the spare buffers that were not needed since the last call
+    /// (the low-water mark of the spare list); returns how many it freed.
+    pub fn trim(&mut self) -> usize {
+        let unused = self.low_water.min(self.free.len());
+        // The bottom of the stack holds the least recently used buffers.
+        for buf in self.free.drain(..unused) {
+            self.pooled_bytes -= buf.capacity();
+            self.freed_bytes += buf.capacity();
         }
-        false
+        self.low_water = self.free.len();
+        unused
+    }
+
+    /// Bytes of buffer capacity freed since the last call (a hint for
+    /// asking the allocator to give memory back to the OS).
+    pub fn take_freed_bytes(&mut self) -> usize {
+        std::mem::take(&mut self.freed_bytes)
     }
 
     /// Buffers currently spare.
@@ -191,15 +201,22 @@ mod tests {
     }
 
     #[test]
-    fn an_unused_pool_is_emptied() {
-        let mut pool = BufPool::new(4, 1 << 16, 1 << 20);
-        pool.give(Vec::with_capacity(100));
-        assert!(!pool.trim_if_unused() || pool.spare() == 0);
-        pool.give(Vec::with_capacity(100));
+    fn trim_frees_what_stayed_spare_through_an_interval() {
+        let mut pool = BufPool::new(8, 1 << 16, 1 << 20);
+        for _ in 0..4 {
+            pool.give(Vec::with_capacity(100));
+        }
+        pool.trim();
+        assert_eq!(pool.spare(), 4, "the first trim only sets the mark");
+        let a = pool.take();
         let b = pool.take();
+        pool.give(a);
         pool.give(b);
-        assert!(!pool.trim_if_unused(), "used since the last call");
-        assert!(pool.trim_if_unused());
+        assert_eq!(pool.trim(), 2, "two were never taken");
+        assert_eq!(pool.spare(), 2);
+        assert_eq!(pool.trim(), 2);
         assert_eq!((pool.spare(), pool.spare_bytes()), (0, 0));
+        assert!(pool.take_freed_bytes() >= 400);
+        assert_eq!(pool.take_freed_bytes(), 0);
     }
 }

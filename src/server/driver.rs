@@ -37,8 +37,18 @@ const SIGNALS: Token = Token(usize::MAX - 3);
 /// it is a slow consumer.
 const TURN_INPUT_FRACTION: usize = 8;
 
+/// Readiness events handled per loop turn. Fewer events per turn means
+/// output is written sooner: when thousands of members of one room close at
+/// once, each close queues a LEFT for every other member, and those queues
+/// are only drained (or found dead) when the turn writes.
+const EVENTS_PER_TURN: usize = 256;
+
 /// How often spare output buffers left unused are given back, ms.
 const TRIM_EVERY_MS: u64 = 1000;
+
+/// Freed buffer bytes after which the allocator is asked to return free
+/// memory to the OS (at the next trim).
+const RELEASE_AFTER_BYTES: usize = 4 << 20;
 
 /// Connections the kernel may hold ready for `accept` (capped by
 /// `net.core.somaxconn`). The 128 that `std` and `mio` use makes a burst of
@@ -108,6 +118,8 @@ pub struct Server {
     closes: Vec<ConnId>,
     /// When spare output buffers are next checked for disuse.
     trim_at: u64,
+    /// Buffer bytes freed since the allocator last returned memory to the OS.
+    freed_since_release: usize,
     accept_paused_until: Option<u64>,
     accept_pending: bool,
     fd_episode: bool,
@@ -166,6 +178,7 @@ impl Server {
             flush: Vec::new(),
             closes: Vec::new(),
             trim_at: 0,
+            freed_since_release: 0,
             accept_paused_until: None,
             accept_pending: false,
             fd_episode: false,
@@ -215,7 +228,7 @@ impl Server {
 
     /// Runs the event loop until shutdown is asked for and clients are flushed.
     pub fn run(mut self) -> io::Result<()> {
-        let mut events = Events::with_capacity(1024);
+        let mut events = Events::with_capacity(EVENTS_PER_TURN);
         let now = self.clock.now();
         self.engine.mark_started(now);
         self.stats.start(now);
@@ -264,7 +277,11 @@ impl Server {
             self.admin.turn(&mut self.engine, self.poll.registry(), now);
             self.process_output(now);
             if now.mono_ms >= self.trim_at {
-                self.engine.trim_spare_buffers();
+                self.freed_since_release += self.engine.trim_spare_buffers();
+                if self.freed_since_release >= RELEASE_AFTER_BYTES {
+                    crate::server::memory::release_free_memory();
+                    self.freed_since_release = 0;
+                }
                 self.trim_at = now.mono_ms + TRIM_EVERY_MS;
             }
             if let Some(line) = self.stats.due(&self.engine, now) {
@@ -308,7 +325,8 @@ impl Server {
             self.stats.next_at(),
             shutdown_deadline,
             self.admin.next_deadline(now),
-            self.engine.has_spare_buffers().then_some(self.trim_at),
+            (self.engine.has_spare_buffers() || self.freed_since_release > 0)
+                .then_some(self.trim_at),
         ];
         candidates
             .into_iter()

@@ -6,6 +6,7 @@ pub mod config;
 pub mod conn;
 pub mod driver;
 pub mod fdlimit;
+pub mod memory;
 pub mod shutdown;
 pub mod stats;
 
