@@ -459,6 +459,12 @@ impl<T> Engine<T> {
             self.fail(id, code, detail, now);
             return;
         }
+        self.encode_error(code, detail);
+        self.send_scratch(id, 1);
+    }
+
+    /// Counts ERROR `code` and encodes it into the scratch buffer.
+    fn encode_error(&mut self, code: ErrorCode, detail: &str) {
         self.counters.errors[code as usize] += 1;
         self.scratch.clear();
         let _ = ServerMessage::Error {
@@ -466,24 +472,19 @@ impl<T> Engine<T> {
             detail,
         }
         .encode(&mut self.scratch, self.cfg.max_payload);
-        self.send_scratch(id, 1);
     }
 
     /// Sends ERROR `code` as the last frame and closes the connection.
     pub(crate) fn fail(&mut self, id: ConnId, code: ErrorCode, detail: &str, now: Now) {
-        let Some(s) = self.sessions.get_mut(id) else {
-            return;
-        };
-        if s.phase == Phase::Closing {
+        if self
+            .sessions
+            .get(id)
+            .is_none_or(|s| s.phase == Phase::Closing)
+        {
             return;
         }
-        self.counters.errors[code as usize] += 1;
-        self.scratch.clear();
-        let _ = ServerMessage::Error {
-            code: code.as_u16(),
-            detail,
-        }
-        .encode(&mut self.scratch, self.cfg.max_payload);
+        self.encode_error(code, detail);
+        let s = &mut self.sessions[id];
         // The closing ERROR goes out even past the output limit: whole
         // frames were queued so far, so one more whole frame can follow.
         self.outbox.force(s, id, &self.scratch);
