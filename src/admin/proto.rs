@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::admin::rates::Rates;
 use crate::codec::frame::{begin_frame, end_frame};
+use crate::codec::message::frame_with;
 use crate::codec::wire::{Reader, put_str8, put_str16, put_u16, put_u64};
 use crate::codec::{EncodeError, MessageError};
 use crate::core::observe::{CloseReason, ConnChange, ConnEvent, ConnInfo, ConnState, Counters};
@@ -314,21 +315,6 @@ pub enum AdminResponse {
         /// Human-readable detail.
         detail: String,
     },
-}
-
-/// Encodes one frame whose payload `body` writes; on failure `out` is left as it was.
-fn frame_with(
-    out: &mut Vec<u8>,
-    max_payload: usize,
-    body: impl FnOnce(&mut Vec<u8>) -> Result<(), crate::codec::wire::FieldTooLong>,
-) -> Result<(), EncodeError> {
-    let start = begin_frame(out);
-    if let Err(e) = body(out) {
-        out.truncate(start);
-        return Err(e.into());
-    }
-    end_frame(out, start, max_payload)?;
-    Ok(())
 }
 
 /// Cuts `s` to at most `max` bytes at a character boundary.

@@ -103,9 +103,10 @@ impl From<FrameTooLong> for EncodeError {
     }
 }
 
-/// Encodes one frame whose payload `body` writes; on failure `out` is left as it was.
+/// Encodes one frame whose payload `body` writes; on failure `out` is left
+/// as it was. (Also used by the admin channel's messages.)
 #[inline]
-fn frame_with(
+pub fn frame_with(
     out: &mut Vec<u8>,
     max_payload: usize,
     body: impl FnOnce(&mut Vec<u8>) -> Result<(), FieldTooLong>,

@@ -5,17 +5,14 @@ use subtle::ConstantTimeEq;
 
 use crate::codec::{
     ClientMessage, ErrorCode, LeftReason, MessageError, NameKey, PROTOCOL_VERSION, ServerMessage,
-    encode_members, is_valid_nick, is_valid_room, is_valid_text, mark_replayed, msg_type,
-    names_equal,
+    encode_members, is_valid_nick, is_valid_room, is_valid_text, mark_replayed, max_message_text,
+    max_private_text, msg_type, names_equal,
 };
 use crate::core::engine::{Engine, Now};
 use crate::core::observe::{CloseReason, ConnChange};
 use crate::core::rooms::RoomId;
 use crate::core::session::{ConnId, Membership, Phase};
 use crate::core::timers::{Deadline, TimerKind};
-
-/// Bytes of a MESSAGE/PRIVATE payload besides names and text.
-const CHAT_OVERHEAD: usize = crate::codec::names::CHAT_OVERHEAD;
 
 impl<T> Engine<T> {
     /// One complete frame from `id`.
@@ -252,6 +249,22 @@ impl<T> Engine<T> {
         }
     }
 
+    /// The last checks of SAY and WHISPER, in the protocol's order: length
+    /// (`too_long`), then rate (`rate_limited`). An accepted message gets
+    /// the next sequence number; a rejected one uses none.
+    fn accept_chat(&mut self, id: ConnId, max_text: usize, text: &str, now: Now) -> Option<u64> {
+        if text.len() > max_text {
+            self.error(id, ErrorCode::TooLong, "message too long", now);
+            return None;
+        }
+        if !self.take_rate_token(id, now) {
+            self.error(id, ErrorCode::RateLimited, "rate limited", now);
+            return None;
+        }
+        self.seq += 1;
+        Some(self.seq)
+    }
+
     /// SAY: structure (done), text, target, length, rate; then fan-out.
     fn on_say(&mut self, id: ConnId, room: &str, text: &str, now: Now) {
         if !is_valid_text(text) {
@@ -263,23 +276,19 @@ impl<T> Engine<T> {
             return;
         };
         let rid = m.room();
-        let nick_len = self.sessions[id].nick.as_deref().map_or(0, str::len);
-        if CHAT_OVERHEAD + self.rooms.get(rid).name.len() + nick_len + text.len()
-            > self.cfg.max_payload
-        {
-            self.error(id, ErrorCode::TooLong, "message too long", now);
+        let max_text = max_message_text(
+            self.cfg.max_payload,
+            &self.rooms.get(rid).name,
+            self.sessions[id].nick.as_deref().unwrap_or(""),
+        );
+        let Some(seq) = self.accept_chat(id, max_text, text, now) else {
             return;
-        }
-        if !self.take_rate_token(id, now) {
-            self.error(id, ErrorCode::RateLimited, "rate limited", now);
-            return;
-        }
-        self.seq += 1;
+        };
         self.counters.messages += 1;
         self.scratch.clear();
         let _ = ServerMessage::Message {
             flags: 0,
-            seq: self.seq,
+            seq,
             time_ms: now.unix_ms,
             room: &self.rooms.get(rid).name,
             from: self.sessions[id].nick.as_deref().unwrap_or(""),
@@ -306,22 +315,19 @@ impl<T> Engine<T> {
             self.error(id, ErrorCode::NoSuchNick, "no such nick", now);
             return;
         };
-        let from = self.sessions[id].nick.as_deref().unwrap_or("");
-        let to = self.sessions[target].nick.as_deref().unwrap_or("");
-        if CHAT_OVERHEAD + from.len() + to.len() + text.len() > self.cfg.max_payload {
-            self.error(id, ErrorCode::TooLong, "message too long", now);
+        let max_text = max_private_text(
+            self.cfg.max_payload,
+            self.sessions[id].nick.as_deref().unwrap_or(""),
+            self.sessions[target].nick.as_deref().unwrap_or(""),
+        );
+        let Some(seq) = self.accept_chat(id, max_text, text, now) else {
             return;
-        }
-        if !self.take_rate_token(id, now) {
-            self.error(id, ErrorCode::RateLimited, "rate limited", now);
-            return;
-        }
-        self.seq += 1;
+        };
         self.counters.privates += 1;
         self.scratch.clear();
         let _ = ServerMessage::Private {
             flags: 0,
-            seq: self.seq,
+            seq,
             time_ms: now.unix_ms,
             from: self.sessions[id].nick.as_deref().unwrap_or(""),
             to: self.sessions[target].nick.as_deref().unwrap_or(""),
