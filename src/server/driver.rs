@@ -325,7 +325,7 @@ impl Server {
             self.stats.next_at(),
             shutdown_deadline,
             self.admin.next_deadline(now),
-            (self.engine.has_spare_buffers() || self.freed_since_release > 0)
+            (self.engine.has_spare_buffers() || self.freed_since_release >= RELEASE_AFTER_BYTES)
                 .then_some(self.trim_at),
         ];
         candidates
