@@ -4,68 +4,49 @@
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use stxchat::admin::client::AdminClient;
-use stxchat::server::{Server, ServerConfig, ShutdownHandle};
+use stxchat::server::{ServerConfig, ShutdownHandle};
 
-/// How long any single wait in a test may take before it fails.
-pub const WAIT: Duration = Duration::from_secs(10);
+use crate::common::TestServer;
+
+pub use crate::common::WAIT;
 
 /// Test settings: chat and admin on port 0, no stats line, long handshake
 /// timeout (so waiting connections stay waiting while a test runs).
 pub fn admin_config() -> ServerConfig {
-    let mut cfg = ServerConfig {
-        bind: "127.0.0.1:0".parse().unwrap(),
-        auto_max_connections: false,
-        stats_interval: Duration::ZERO,
-        ..ServerConfig::default()
-    };
-    cfg.core.max_connections = 18_000;
+    let mut cfg = crate::common::config();
     cfg.core.handshake_timeout_ms = 120_000;
     cfg.admin.bind = Some("127.0.0.1:0".parse().unwrap());
     cfg
 }
 
-/// A server with an admin listener, on its own thread; stopped on drop.
+/// A server with an admin listener, on its own thread; stopped on drop
+/// (the shared [`crate::common::TestServer`], with the admin address required).
 pub struct AdminServer {
     pub addr: SocketAddr,
     pub admin: SocketAddr,
     pub metrics: Option<SocketAddr>,
     pub handle: ShutdownHandle,
-    join: Option<JoinHandle<std::io::Result<()>>>,
+    _server: TestServer,
 }
 
 impl AdminServer {
     pub fn start(cfg: ServerConfig) -> AdminServer {
-        let server = Server::bind(cfg).expect("server binds");
-        let addr = server.local_addr();
-        let admin = server.admin_addr().expect("admin listener on");
-        let metrics = server.metrics_addr();
-        let handle = server.shutdown_handle();
-        let join = std::thread::spawn(move || server.run());
+        let server = TestServer::start(cfg);
         AdminServer {
-            addr,
-            admin,
-            metrics,
-            handle,
-            join: Some(join),
+            addr: server.addr,
+            admin: server.admin.expect("admin listener on"),
+            metrics: server.metrics,
+            handle: server.handle.clone(),
+            _server: server,
         }
     }
 
     /// An authenticated admin client.
     pub fn client(&self, token: Option<&str>) -> AdminClient {
         AdminClient::connect(&self.admin.to_string(), token, WAIT).expect("admin connects")
-    }
-}
-
-impl Drop for AdminServer {
-    fn drop(&mut self) {
-        self.handle.shutdown();
-        if let Some(j) = self.join.take() {
-            let _ = j.join();
-        }
     }
 }
 

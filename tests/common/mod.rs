@@ -41,6 +41,8 @@ pub struct TestServer {
     pub addr: SocketAddr,
     /// The admin listener, if the settings turned it on.
     pub admin: Option<SocketAddr>,
+    /// The metrics endpoint, if the settings turned it on.
+    pub metrics: Option<SocketAddr>,
     pub handle: ShutdownHandle,
     join: Option<JoinHandle<std::io::Result<()>>>,
 }
@@ -50,11 +52,13 @@ impl TestServer {
         let server = Server::bind(cfg).expect("server binds");
         let addr = server.local_addr();
         let admin = server.admin_addr();
+        let metrics = server.metrics_addr();
         let handle = server.shutdown_handle();
         let join = std::thread::spawn(move || server.run());
         TestServer {
             addr,
             admin,
+            metrics,
             handle,
             join: Some(join),
         }
