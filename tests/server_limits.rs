@@ -387,33 +387,45 @@ fn a_burst_of_connects_waits_in_the_listen_queue_while_the_loop_is_busy() {
 /// A client that never stops sending (JOINs of a room it is in: no reply at
 /// all) must not starve the others: their requests are still read and
 /// answered while it floods.
+///
+/// Regression (CI on a fresh machine): the others' requests could all be
+/// answered before the flooding thread had written anything, so "it flooded"
+/// was a matter of scheduling. Now the others only start once the flooder has
+/// written a good amount, and the flood goes on until they are done.
 #[test]
 fn a_flooding_client_does_not_starve_the_others() {
+    /// Chunks (of 5,000 JOINs each) written before the others start.
+    const HEAD_START: u64 = 20;
     let srv = TestServer::start(config());
     let mut flooder = Client::join_as(srv.addr, "flooder");
     let mut other = Client::join_as(srv.addr, "other");
     flooder.sync();
     let stop = Arc::new(AtomicBool::new(false));
-    let flag = stop.clone();
+    let written = Arc::new(AtomicU64::new(0));
+    let (flag, count) = (stop.clone(), written.clone());
     let mut w = flooder.stream.try_clone().unwrap();
     let writer = std::thread::spawn(move || {
         let chunk: Vec<u8> = (0..5000)
             .flat_map(|_| encode(ClientMessage::Join { room: "lobby" }))
             .collect();
-        let mut sent = 0usize;
         while !flag.load(Ordering::SeqCst) {
             w.write_all(&chunk).unwrap();
-            sent += 1;
+            count.fetch_add(1, Ordering::SeqCst);
         }
-        sent
     });
+    let deadline = Instant::now() + WAIT;
+    while written.load(Ordering::SeqCst) < HEAD_START {
+        assert!(Instant::now() < deadline, "the flooder could not write");
+        std::thread::sleep(Duration::from_millis(1));
+    }
     for i in 0..50 {
         other.say("lobby", &format!("still heard {i}"));
         assert_eq!(other.sync().len(), 1, "the echo");
     }
+    let during = written.load(Ordering::SeqCst);
     stop.store(true, Ordering::SeqCst);
-    let chunks = writer.join().unwrap();
-    assert!(chunks > 0);
+    writer.join().unwrap();
+    assert!(during >= HEAD_START);
     // The flooder did nothing wrong: it is still served (after its JOINs).
     let got = flooder.sync();
     assert_eq!(got.len(), 50, "the 50 MESSAGEs from other");
