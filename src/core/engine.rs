@@ -29,6 +29,15 @@ pub struct Now {
     pub unix_ms: u64,
 }
 
+/// The most distinct output (see [`Engine::produced_bytes`]) that one byte of
+/// a client's input can produce for other members: the smallest SAY (14
+/// bytes) becomes a MESSAGE of at most 64; JOIN and PART expand less.
+/// Replies to a client's own requests (history, MEMBERS) can be larger, but
+/// go to that client alone. A driver that reads at most `n /
+/// MAX_FANOUT_EXPANSION` bytes cannot make the others' output grow by more
+/// than `n`.
+pub const MAX_FANOUT_EXPANSION: usize = 5;
+
 /// Where fan-out writes go: output buffers, the dirty list, slow consumers.
 #[derive(Debug)]
 pub(crate) struct Outbox {
@@ -37,6 +46,10 @@ pub(crate) struct Outbox {
     pub(crate) slow: Vec<ConnId>,
     pub(crate) limit: usize,
     pub(crate) frames_out: u64,
+    /// Bytes of distinct output produced: a broadcast counts once, however
+    /// many members it goes to. No member can have received more than the
+    /// growth of this count over any span of time.
+    pub(crate) produced: u64,
 }
 
 impl Outbox {
@@ -62,6 +75,7 @@ impl Outbox {
 
     /// Queues `bytes` whatever the limit (the last ERROR before a close).
     pub(crate) fn force<T>(&mut self, s: &mut Session<T>, id: ConnId, bytes: &[u8]) {
+        self.produced += bytes.len() as u64;
         s.out.append(bytes, &mut self.pool);
         self.frames_out += 1;
         if !s.dirty {
@@ -127,6 +141,7 @@ impl<T> Engine<T> {
                 slow: Vec::new(),
                 limit,
                 frames_out: 0,
+                produced: 0,
             },
             scratch: Vec::with_capacity(64 * 1024),
             closes: Vec::new(),
@@ -420,6 +435,7 @@ impl<T> Engine<T> {
             ..
         } = self;
         if let Some(s) = sessions.get_mut(id) {
+            outbox.produced += scratch.len() as u64;
             outbox.deliver(s, id, scratch, frames);
         }
     }
@@ -433,6 +449,7 @@ impl<T> Engine<T> {
             outbox,
             ..
         } = self;
+        outbox.produced += frame.len() as u64;
         for &m in &rooms.get(room).members {
             outbox.deliver(&mut sessions[m], m, frame, 1);
         }
@@ -447,6 +464,7 @@ impl<T> Engine<T> {
             scratch,
             ..
         } = self;
+        outbox.produced += scratch.len() as u64;
         for &m in &rooms.get(room).members {
             outbox.deliver(&mut sessions[m], m, scratch, 1);
         }
@@ -592,5 +610,12 @@ impl<T> Engine<T> {
     /// Frames sent so far (one per recipient).
     pub fn frames_out(&self) -> u64 {
         self.outbox.frames_out
+    }
+
+    /// Bytes of distinct output produced so far, a broadcast counted once:
+    /// over any span, no connection has been queued more than this grew.
+    /// The driver bounds a loop turn's fan-out with it.
+    pub fn produced_bytes(&self) -> u64 {
+        self.outbox.produced
     }
 }

@@ -149,6 +149,11 @@ impl Harness {
         out
     }
 
+    /// Bytes queued for `id` and not yet taken.
+    fn queued(&mut self, id: ConnId) -> usize {
+        self.e.output(id).map_or(0, |(_, b)| b.len())
+    }
+
     fn closes(&mut self) -> Vec<ConnId> {
         let mut v = Vec::new();
         self.e.take_closes(&mut v);
@@ -707,4 +712,80 @@ fn shutdown_sends_shutting_down_and_no_left() {
     assert_eq!(h.recv(a), vec![Got::Error(ErrorCode::ShuttingDown as u16)]);
     assert_eq!(h.recv(b), vec![Got::Error(ErrorCode::ShuttingDown as u16)]);
     assert_eq!(h.closes().len(), 2);
+}
+
+/// `produced_bytes` counts a broadcast once, and over any span bounds what
+/// any one member was queued: the driver's per-turn fan-out bound rests on it.
+#[test]
+fn produced_bytes_counts_a_broadcast_once_and_bounds_every_member() {
+    let mut h = Harness::new(cfg());
+    let ids: Vec<ConnId> = (0..5).map(|i| h.hello(&format!("m{i}"))).collect();
+    for &id in &ids {
+        h.recv(id);
+    }
+    let before = h.e.produced_bytes();
+    let queued_before: Vec<usize> = ids.iter().map(|&id| h.queued(id)).collect();
+    assert!(queued_before.iter().all(|&q| q == 0));
+    for &id in &ids[..3] {
+        h.send(
+            id,
+            ClientMessage::Say {
+                room: "lobby",
+                text: "hello there",
+            },
+        );
+    }
+    h.send(ids[4], ClientMessage::Ping { token: 1 });
+    let produced = h.e.produced_bytes() - before;
+    let per_member: Vec<usize> = ids.iter().map(|&id| h.queued(id)).collect();
+    // Three MESSAGEs, each encoded once, plus one PONG.
+    let message = per_member[0] / 3;
+    assert_eq!(per_member[..4], [3 * message; 4]);
+    assert_eq!(
+        produced as usize,
+        3 * message + (per_member[4] - 3 * message)
+    );
+    assert!(per_member.iter().all(|&q| q as u64 <= produced));
+}
+
+/// The smallest SAY, from the longest nick into a one-letter room, expands
+/// by at most [`MAX_FANOUT_EXPANSION`] for the other members; so do JOIN and
+/// PART.
+#[test]
+fn one_byte_of_input_makes_at_most_max_fanout_expansion_bytes_for_others() {
+    use crate::core::engine::MAX_FANOUT_EXPANSION;
+    let mut h = Harness::new(CoreConfig {
+        default_room: None,
+        ..cfg()
+    });
+    let long = "n".repeat(32);
+    let other = h.hello("other");
+    let talker = h.hello(&long);
+    h.send(other, ClientMessage::Join { room: "r" });
+    h.recv(other);
+    h.recv(talker);
+    let check = |h: &mut Harness, msg: ClientMessage<'_>| {
+        let mut input = Vec::new();
+        msg.encode(&mut input, 65535).unwrap();
+        let before = h.queued(other);
+        h.e.on_input(talker, &input, h.now);
+        let grew = h.queued(other) - before;
+        assert!(grew > 0, "{msg:?} reached the other member");
+        assert!(
+            grew <= MAX_FANOUT_EXPANSION * input.len(),
+            "{msg:?}: {} bytes in, {grew} out",
+            input.len()
+        );
+        h.recv(other);
+        h.recv(talker);
+    };
+    check(&mut h, ClientMessage::Join { room: "r" });
+    check(
+        &mut h,
+        ClientMessage::Say {
+            room: "r",
+            text: "x",
+        },
+    );
+    check(&mut h, ClientMessage::Part { room: "r" });
 }

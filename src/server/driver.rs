@@ -1,8 +1,9 @@
 //! The single-threaded `mio` event loop around the chat engine.
 //!
 //! Each loop turn: poll; accept until `WouldBlock`; read each readable
-//! connection until `WouldBlock` or its read budget or the turn's (then it
-//! waits in a backlog, served first next turn); hand the bytes to the engine; then write each
+//! connection until `WouldBlock` or its read budget or the turn's (bounded
+//! by the output the turn has produced; then it waits in a backlog, served
+//! first next turn); hand the bytes to the engine; then write each
 //! connection that has new output once (a dirty list), arming WRITABLE only
 //! when a write was partial; then run deadlines (handshake, keepalive, the
 //! closing phases).
@@ -17,6 +18,7 @@ use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token, Waker};
 
 use crate::admin::hub::{AdminError, AdminHub};
+use crate::core::engine::MAX_FANOUT_EXPANSION;
 use crate::core::timers::{Deadline, TimerKind, Timers};
 use crate::core::{ConnId, Engine, Now, Phase};
 use crate::server::config::{FD_RESERVE, ServerConfig};
@@ -29,13 +31,19 @@ const LISTENER: Token = Token(usize::MAX - 1);
 const WAKER: Token = Token(usize::MAX - 2);
 const SIGNALS: Token = Token(usize::MAX - 3);
 
-/// One loop turn reads at most `max_outbuf / TURN_INPUT_FRACTION` bytes from
-/// all connections together. A byte of input becomes at most about five bytes
-/// of output for each member of a room (a tiny SAY, JOIN or PART), so one
-/// turn's fan-out stays well under any member's output limit before that
-/// output is offered to the socket; only a member whose socket does not take
-/// it is a slow consumer.
-const TURN_INPUT_FRACTION: usize = 8;
+/// One loop turn reads input until the output it has produced reaches
+/// `max_outbuf / TURN_FRACTION`, counting distinct bytes (a broadcast once,
+/// see [`Engine::produced_bytes`]): no member is then queued more than that
+/// in one turn by others' messages, before its output is offered to the
+/// socket, so only a member whose socket does not take it becomes a slow
+/// consumer. Input that produces nothing is bounded by the same amount. A
+/// bound on output rather than input lets large messages go out in large
+/// batches (fewer writes and wake-ups per byte) while tiny ones stay safe.
+const TURN_FRACTION: usize = 4;
+
+/// A turn stops reading once less than `1 / TURN_TAIL` of its output
+/// allowance is left, rather than read in ever smaller pieces.
+const TURN_TAIL: usize = 8;
 
 /// Readiness events handled per loop turn. Fewer events per turn means
 /// output is written sooner: when thousands of members of one room close at
@@ -114,6 +122,8 @@ pub struct Server {
     backlog: VecDeque<ConnId>,
     /// Input bytes this loop turn may still read (all connections together).
     turn_left: usize,
+    /// [`Engine::produced_bytes`] when this turn began.
+    turn_produced_base: u64,
     flush: Vec<ConnId>,
     closes: Vec<ConnId>,
     /// When spare output buffers are next checked for disuse.
@@ -175,6 +185,7 @@ impl Server {
             closing_timers: Timers::default(),
             backlog: VecDeque::new(),
             turn_left: 0,
+            turn_produced_base: 0,
             flush: Vec::new(),
             closes: Vec::new(),
             trim_at: 0,
@@ -243,7 +254,8 @@ impl Server {
                 return Err(e);
             }
             let now = self.clock.now();
-            self.turn_left = (self.cfg.core.max_outbuf / TURN_INPUT_FRACTION).max(1);
+            self.turn_left = (self.cfg.core.max_outbuf / TURN_FRACTION).max(1);
+            self.turn_produced_base = self.engine.produced_bytes();
             // Connections left over from the last turn read first (FIFO).
             self.resume_backlog(now);
             for event in events.iter() {
@@ -413,20 +425,21 @@ impl Server {
     fn read_ready(&mut self, id: ConnId, now: Now) {
         let mut budget = self.cfg.read_budget;
         loop {
+            let allowance = self.turn_read_allowance();
             let Some(io) = self.engine.io_mut(id) else {
                 return;
             };
             if io.eof {
                 return;
             }
-            if budget == 0 || self.turn_left == 0 {
+            if budget == 0 || allowance == 0 {
                 if !io.backlogged {
                     io.backlogged = true;
                     self.backlog.push_back(id);
                 }
                 return;
             }
-            let want = budget.min(self.turn_left).min(self.read_buf.len());
+            let want = budget.min(allowance).min(self.read_buf.len());
             match io.stream.read(&mut self.read_buf[..want]) {
                 Ok(0) => {
                     io.eof = true;
@@ -459,12 +472,25 @@ impl Server {
         }
     }
 
+    /// How many bytes the next read of this turn may take: what is left of
+    /// the turn's input budget, and of its output allowance divided by the
+    /// worst expansion; 0 once the turn has read enough.
+    fn turn_read_allowance(&self) -> usize {
+        let allowance = (self.cfg.core.max_outbuf / TURN_FRACTION).max(1);
+        let produced = self.engine.produced_bytes() - self.turn_produced_base;
+        let out_left = allowance.saturating_sub(usize::try_from(produced).unwrap_or(usize::MAX));
+        if self.turn_left == 0 || out_left < allowance / TURN_TAIL || out_left == 0 {
+            return 0;
+        }
+        self.turn_left.min((out_left / MAX_FANOUT_EXPANSION).max(1))
+    }
+
     /// Gives connections whose read budget ran out last turn another turn,
     /// in order. Once the turn's budget is spent the rest keep their places
     /// (a connection that read goes to the back), so nobody is starved.
     fn resume_backlog(&mut self, now: Now) {
         for _ in 0..self.backlog.len() {
-            if self.turn_left == 0 {
+            if self.turn_read_allowance() == 0 {
                 break;
             }
             let Some(id) = self.backlog.pop_front() else {
