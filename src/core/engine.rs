@@ -47,8 +47,10 @@ pub(crate) struct Outbox {
     pub(crate) limit: usize,
     pub(crate) frames_out: u64,
     /// Bytes of distinct output produced: a broadcast counts once, however
-    /// many members it goes to. No member can have received more than the
-    /// growth of this count over any span of time.
+    /// many members it goes to. Over any span of time no member has been
+    /// queued more than this grew, apart from the history and member lists
+    /// it asked for itself (not counted: a JOIN into a room of thousands
+    /// must not end a loop turn's reading by itself).
     pub(crate) produced: u64,
 }
 
@@ -613,8 +615,9 @@ impl<T> Engine<T> {
     }
 
     /// Bytes of distinct output produced so far, a broadcast counted once:
-    /// over any span, no connection has been queued more than this grew.
-    /// The driver bounds a loop turn's fan-out with it.
+    /// over any span, no connection has been queued more than this grew,
+    /// apart from the history and MEMBERS replies to its own requests. The
+    /// driver bounds a loop turn's fan-out with it.
     pub fn produced_bytes(&self) -> u64 {
         self.outbox.produced
     }

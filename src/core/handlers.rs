@@ -200,7 +200,6 @@ impl<T> Engine<T> {
             scratch.clear();
             scratch.extend_from_slice(frame);
             mark_replayed(scratch);
-            outbox.produced += scratch.len() as u64;
             outbox.deliver(s, id, scratch, 1);
         }
     }
@@ -221,7 +220,6 @@ impl<T> Engine<T> {
             .iter()
             .map(|&m| sessions[m].nick.as_deref().unwrap_or(""));
         let frames = encode_members(scratch, cfg.max_payload, &room.name, nicks).unwrap_or(0);
-        outbox.produced += scratch.len() as u64;
         outbox.deliver(&mut sessions[id], id, scratch, frames as u64);
     }
 

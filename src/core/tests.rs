@@ -746,6 +746,14 @@ fn produced_bytes_counts_a_broadcast_once_and_bounds_every_member() {
         3 * message + (per_member[4] - 3 * message)
     );
     assert!(per_member.iter().all(|&q| q as u64 <= produced));
+    // A joiner's history and member list answer its own request and are not
+    // counted; what the others get (JOINED) is.
+    let before = h.e.produced_bytes();
+    let late = h.hello("late");
+    let produced = (h.e.produced_bytes() - before) as usize;
+    let joined = h.queued(ids[0]) - per_member[0];
+    assert!(joined > 0 && joined <= produced);
+    assert!(h.queued(late) > produced, "history and MEMBERS not counted");
 }
 
 /// The smallest SAY, from the longest nick into a one-letter room, expands
