@@ -14,4 +14,5 @@ pub mod bench;
 pub mod client;
 pub mod codec;
 pub mod core;
+pub mod irc;
 pub mod server;

@@ -107,6 +107,8 @@ pub struct Engine<T> {
     pub(crate) index: [BTreeMap<u64, ConnId>; 3],
     pub(crate) events: Option<Vec<ConnEvent>>,
     pub(crate) started_mono_ms: Option<u64>,
+    /// Gateway settings (`core::gateway`).
+    pub(crate) gw: crate::core::gateway::GatewayState,
 }
 
 pub(crate) fn state_slot(phase: Phase) -> usize {
@@ -156,6 +158,7 @@ impl<T> Engine<T> {
             index: Default::default(),
             events: None,
             started_mono_ms: None,
+            gw: Default::default(),
         })
     }
 
@@ -239,6 +242,7 @@ impl<T> Engine<T> {
             bucket,
             bytes_in: 0,
             bytes_out: 0,
+            gateway: None,
         });
         if self.cfg.max_connections_per_ip > 0 {
             *self.per_ip.entry(peer.ip()).or_insert(0) += 1;
@@ -342,6 +346,7 @@ impl<T> Engine<T> {
                         self.timers.push(Deadline { at_ms: due, ..d });
                     }
                 }
+                (TimerKind::GatewayPing, Phase::Registered) => self.gw_keepalive(d, now),
                 _ => {}
             }
         }

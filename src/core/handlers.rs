@@ -21,6 +21,9 @@ impl<T> Engine<T> {
         let s = &mut self.sessions[id];
         s.last_frame_ms = now.mono_ms;
         let ty = payload[0];
+        if ty >= crate::core::gateway::wire::FIRST_REQUEST && s.gateway.is_some() {
+            return self.on_gateway_frame(id, payload, now);
+        }
         match s.phase {
             Phase::Closing => {}
             Phase::Pending => match ty {
@@ -142,7 +145,9 @@ impl<T> Engine<T> {
                 kind: TimerKind::Keepalive,
             });
         }
-        if let Some(room) = self.cfg.default_room.clone() {
+        if let Some(room) = self.cfg.default_room.clone()
+            && !self.is_gateway(id)
+        {
             self.on_join(id, &room, now);
         }
     }

@@ -5,6 +5,7 @@
 
 pub mod config;
 pub mod engine;
+pub mod gateway;
 mod handlers;
 pub mod observe;
 mod operator;

@@ -18,6 +18,8 @@ pub struct Room {
     /// Member connection slots; order is unspecified.
     pub members: Vec<usize>,
     history: VecDeque<Vec<u8>>,
+    /// Topic, modes and operators, for gateways (`core::gateway`).
+    pub(crate) gw: Option<Box<crate::core::gateway::RoomExtra>>,
 }
 
 impl Room {
@@ -75,11 +77,17 @@ impl RoomTable {
             name: name.into(),
             members: Vec::new(),
             history: VecDeque::new(),
+            gw: None,
         });
         let key =
             NameKey::new(name).map_or_else(|| name.to_ascii_lowercase(), |k| k.as_str().to_owned());
         self.by_name.insert(key.into_boxed_str(), id);
         id
+    }
+
+    /// The slots of every room.
+    pub fn ids(&self) -> impl Iterator<Item = RoomId> + '_ {
+        self.rooms.iter().map(|(id, _)| id)
     }
 
     /// The room in slot `id`.

@@ -59,6 +59,8 @@ pub struct Session<T> {
     pub(crate) bucket: Option<TokenBucket>,
     pub(crate) bytes_in: u64,
     pub(crate) bytes_out: u64,
+    /// Set for connections of a gateway listener (IRC): see `core::gateway`.
+    pub(crate) gateway: Option<Box<crate::core::gateway::GatewayInfo>>,
 }
 
 impl<T> Session<T> {

@@ -13,6 +13,8 @@ pub enum TimerKind {
     Keepalive,
     /// The driver's closing phases (flush, then drain).
     Closing,
+    /// A gateway session's silence check (the server's keepalive PING).
+    GatewayPing,
 }
 
 /// One scheduled deadline for connection `id` (valid while its serial matches).

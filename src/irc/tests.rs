@@ -1,0 +1,1 @@
+//! Tests of the translator against a real engine (sans-IO).
