@@ -34,6 +34,7 @@ enum Got {
     },
     Pong(u64),
     Error(u16),
+    Room(String, u8, u32),
 }
 
 struct Harness {
@@ -143,6 +144,11 @@ impl Harness {
                     },
                     ServerMessage::Pong { token } => Got::Pong(token),
                     ServerMessage::Error { code, .. } => Got::Error(code),
+                    ServerMessage::Room {
+                        room,
+                        flags,
+                        members,
+                    } => Got::Room(room.into(), flags, members),
                 },
             );
         });
