@@ -150,7 +150,7 @@ impl<T> Engine<T> {
             next_serial: 1,
             seq: 0,
             counters: Counters {
-                errors: vec![0; 21],
+                errors: ErrorCode::counter_table(),
                 ..Counters::default()
             },
             index: Default::default(),

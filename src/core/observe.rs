@@ -55,6 +55,28 @@ impl std::fmt::Display for CloseReason {
     }
 }
 
+/// One room as the operator sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoomInfo {
+    /// The name as spelt by the JOIN that created it.
+    pub name: String,
+    /// Its member count.
+    pub members: u64,
+    /// Whether it is quiet (PROTOCOL.md section 5.2).
+    pub quiet: bool,
+}
+
+/// The largest rooms and the room totals ([`crate::core::Engine::rooms_by_size`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoomSummary {
+    /// The largest rooms, largest first (ties by name), at most the limit asked for.
+    pub largest: Vec<RoomInfo>,
+    /// Rooms that exist.
+    pub rooms: u64,
+    /// Of those, quiet ones.
+    pub quiet: u64,
+}
+
 /// A connection's state change, pushed to admin subscribers as it happens.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ConnEvent {
