@@ -17,6 +17,8 @@ pub struct Room {
     pub name: Box<str>,
     /// Member connection slots; order is unspecified.
     pub members: Vec<usize>,
+    /// Quiet (PROTOCOL.md section 5.2): presence is summarised by ROOM.
+    pub quiet: bool,
     history: VecDeque<Vec<u8>>,
     /// Topic, modes and operators, for gateways (`core::gateway`).
     pub(crate) gw: Option<Box<crate::core::gateway::RoomExtra>>,
@@ -76,6 +78,7 @@ impl RoomTable {
         let id = self.rooms.insert(Room {
             name: name.into(),
             members: Vec::new(),
+            quiet: false,
             history: VecDeque::new(),
             gw: None,
         });
@@ -85,9 +88,9 @@ impl RoomTable {
         id
     }
 
-    /// The slots of every room.
-    pub fn ids(&self) -> impl Iterator<Item = RoomId> + '_ {
-        self.rooms.iter().map(|(id, _)| id)
+    /// Every room with its slot, in slot order.
+    pub fn iter(&self) -> impl Iterator<Item = (RoomId, &Room)> {
+        self.rooms.iter()
     }
 
     /// The room in slot `id`.

@@ -41,7 +41,8 @@ fn unescape<'a>(name: &'a str, set: &[u8]) -> Cow<'a, str> {
     while i < b.len() {
         if b[i] == b'\\'
             && i + 2 < b.len()
-            && let Ok(v) = u8::from_str_radix(std::str::from_utf8(&b[i + 1..i + 3]).unwrap_or("zz"), 16)
+            && let Ok(v) =
+                u8::from_str_radix(std::str::from_utf8(&b[i + 1..i + 3]).unwrap_or("zz"), 16)
             && set.contains(&v)
         {
             out.push(v);
@@ -128,7 +129,10 @@ mod tests {
         assert_eq!(native_nick("bob\\21x\\40y"), "bob!x@y");
         for n in ["a.b", "*", "#c", "x\\y", "~q", "ok", "\u{c9}mile"] {
             assert_eq!(native_nick(&irc_nick(n)), n);
-            assert!(is_valid_irc_nick(&irc_nick(n)) || n.starts_with(['#', '~']), "{n}");
+            assert!(
+                is_valid_irc_nick(&irc_nick(n)) || n.starts_with(['#', '~']),
+                "{n}"
+            );
         }
     }
 

@@ -138,7 +138,14 @@ impl IrcSession {
                 self.caps = Caps::from_bits(bits);
                 let t = self.target();
                 let asked = String::from_utf8_lossy(asked);
-                line(out, None, &self.cfg.server_name, "CAP", &[&t, "ACK", &asked], true);
+                line(
+                    out,
+                    None,
+                    &self.cfg.server_name,
+                    "CAP",
+                    &[&t, "ACK", &asked],
+                    true,
+                );
                 return;
             }
             _ => {}
@@ -154,7 +161,14 @@ impl IrcSession {
         match kind {
             ctx::PING => {
                 let token = self.ctx_arg(0);
-                line(out, None, &self.cfg.server_name, "PONG", &[&self.cfg.server_name, &token], false);
+                line(
+                    out,
+                    None,
+                    &self.cfg.server_name,
+                    "PONG",
+                    &[&self.cfg.server_name, &token],
+                    false,
+                );
             }
             ctx::REREGISTER if registered => {
                 self.numeric(out, num::ERR_ALREADYREGISTERED, &["You may not reregister"]);
@@ -210,16 +224,32 @@ impl IrcSession {
         self.numeric(
             out,
             num::RPL_WELCOME,
-            &[&format!("Welcome to the {} IRC gateway, {}", cfg.network, source(nick, &cfg))],
+            &[&format!(
+                "Welcome to the {} IRC gateway, {}",
+                cfg.network,
+                source(nick, &cfg)
+            )],
         );
         self.numeric(
             out,
             num::RPL_YOURHOST,
-            &[&format!("Your host is {}, running version stxchat-{}", cfg.server_name, env!("CARGO_PKG_VERSION"))],
+            &[&format!(
+                "Your host is {}, running version stxchat-{}",
+                cfg.server_name,
+                env!("CARGO_PKG_VERSION")
+            )],
         );
-        self.numeric(out, num::RPL_CREATED, &["This server speaks stxchat protocol 2 and IRC"]);
+        self.numeric(
+            out,
+            num::RPL_CREATED,
+            &["This server speaks stxchat protocol 2 and IRC"],
+        );
         let version = format!("stxchat-{}", env!("CARGO_PKG_VERSION"));
-        self.numeric(out, num::RPL_MYINFO, &[&cfg.server_name, &version, "io", "ntov", "ov"]);
+        self.numeric(
+            out,
+            num::RPL_MYINFO,
+            &[&cfg.server_name, &version, "io", "ntov", "ov"],
+        );
         let tokens = [
             "AWAYLEN=300".to_owned(),
             "CASEMAPPING=ascii".to_owned(),
@@ -238,7 +268,11 @@ impl IrcSession {
             "UTF8ONLY".to_owned(),
         ];
         for chunk in tokens.chunks(12) {
-            let mut p: Vec<&str> = chunk.iter().map(String::as_str).filter(|t| *t != "STATUSMSG=").collect();
+            let mut p: Vec<&str> = chunk
+                .iter()
+                .map(String::as_str)
+                .filter(|t| *t != "STATUSMSG=")
+                .collect();
             p.push("are supported by this server");
             self.numeric(out, num::RPL_ISUPPORT, &p);
         }
@@ -264,7 +298,14 @@ impl IrcSession {
                     return;
                 }
                 let tags = self.time_tag(time_ms, None);
-                self.text_lines(out, tags.as_deref(), from, "PRIVMSG", &channel_of(room), text);
+                self.text_lines(
+                    out,
+                    tags.as_deref(),
+                    from,
+                    "PRIVMSG",
+                    &channel_of(room),
+                    text,
+                );
             }
             ServerMessage::Private {
                 time_ms,
@@ -322,7 +363,7 @@ impl IrcSession {
                     p.names.extend(nicks.iter().map(str::to_owned));
                 }
             }
-            ServerMessage::Pong { .. } => {}
+            ServerMessage::Pong { .. } | ServerMessage::Room { .. } => {}
             ServerMessage::Error { code, detail } => self.on_error(code, detail, out),
         }
     }
@@ -336,14 +377,14 @@ impl IrcSession {
             self.quit_shown.pop_front();
         }
         self.quit_shown.push_back(folded.clone());
-        let text = match self
-            .quit_reasons
-            .iter()
-            .position(|(n, _)| *n == folded)
-        {
+        let text = match self.quit_reasons.iter().position(|(n, _)| *n == folded) {
             Some(i) => {
                 let (_, r) = self.quit_reasons.remove(i).unwrap_or_default();
-                if r.is_empty() { "Quit".to_owned() } else { format!("Quit: {r}") }
+                if r.is_empty() {
+                    "Quit".to_owned()
+                } else {
+                    format!("Quit: {r}")
+                }
             }
             None => left_reason_text(reason).to_owned(),
         };
@@ -381,7 +422,14 @@ impl IrcSession {
             let batch = self.caps.has(caps::BATCH).then(|| p.batch.clone());
             let tags = self.time_tag(time_ms, batch.as_deref());
             let mut h = std::mem::take(&mut p.history);
-            self.text_lines(&mut h, tags.as_deref(), from, "PRIVMSG", &channel_of(room), text);
+            self.text_lines(
+                &mut h,
+                tags.as_deref(),
+                from,
+                "PRIVMSG",
+                &channel_of(room),
+                text,
+            );
             p.history = h;
         }
         self.pending = Some(p);
@@ -389,7 +437,15 @@ impl IrcSession {
 
     /// Native text as PRIVMSG or NOTICE lines that fit 512 bytes with the
     /// full source, split at whitespace where possible, one per native line.
-    fn text_lines(&self, out: &mut Vec<u8>, tags: Option<&str>, from: &str, cmd: &str, target: &str, text: &str) {
+    fn text_lines(
+        &self,
+        out: &mut Vec<u8>,
+        tags: Option<&str>,
+        from: &str,
+        cmd: &str,
+        target: &str,
+        text: &str,
+    ) {
         let src = source(from, &self.cfg);
         let fixed = 1 + src.len() + 1 + cmd.len() + 1 + target.len() + 2 + 2;
         let room = crate::irc::line::MAX_LINE.saturating_sub(fixed);
@@ -416,8 +472,16 @@ impl IrcSession {
         let a0 = self.ctx_arg(0);
         match code {
             ErrorCode::NotInRoom => match kind {
-                ctx::MSG => self.numeric(out, num::ERR_CANNOTSENDTOCHAN, &[&a0, "Cannot send to channel"]),
-                _ => self.numeric(out, num::ERR_NOTONCHANNEL, &[&a0, "You're not on that channel"]),
+                ctx::MSG => self.numeric(
+                    out,
+                    num::ERR_CANNOTSENDTOCHAN,
+                    &[&a0, "Cannot send to channel"],
+                ),
+                _ => self.numeric(
+                    out,
+                    num::ERR_NOTONCHANNEL,
+                    &[&a0, "You're not on that channel"],
+                ),
             },
             ErrorCode::NoSuchRoom => match kind {
                 ctx::NAMES => {
@@ -427,31 +491,68 @@ impl IrcSession {
                 _ => self.numeric(out, num::ERR_NOSUCHCHANNEL, &[&a0, "No such channel"]),
             },
             ErrorCode::NoSuchNick => {
-                let who = if kind == ctx::MODE { self.ctx_arg(1) } else { a0.clone() };
+                let who = if kind == ctx::MODE {
+                    self.ctx_arg(1)
+                } else {
+                    a0.clone()
+                };
                 self.numeric(out, num::ERR_NOSUCHNICK, &[&who, "No such nick/channel"]);
                 if kind == ctx::WHOIS {
-                    self.numeric(out, num::ERR_NOSUCHNICK.replace("401", "318").as_str(), &[&a0, "End of /WHOIS list"]);
+                    self.numeric(
+                        out,
+                        num::ERR_NOSUCHNICK.replace("401", "318").as_str(),
+                        &[&a0, "End of /WHOIS list"],
+                    );
                 }
             }
-            ErrorCode::BadName => self.numeric(out, num::ERR_NOSUCHCHANNEL, &[&a0, "Illegal channel name"]),
+            ErrorCode::BadName => {
+                self.numeric(out, num::ERR_NOSUCHCHANNEL, &[&a0, "Illegal channel name"])
+            }
             ErrorCode::TooManyRooms => {
                 self.pending = None;
-                self.numeric(out, num::ERR_TOOMANYCHANNELS, &[&a0, "You have joined too many channels"]);
+                self.numeric(
+                    out,
+                    num::ERR_TOOMANYCHANNELS,
+                    &[&a0, "You have joined too many channels"],
+                );
             }
-            ErrorCode::TooLong => self.numeric(out, num::ERR_INPUTTOOLONG, &["Input line was too long"]),
+            ErrorCode::TooLong => {
+                self.numeric(out, num::ERR_INPUTTOOLONG, &["Input line was too long"])
+            }
             ErrorCode::RateLimited => {
                 let t = self.target();
                 let text = format!("Message to {a0} dropped: you are sending too fast");
-                line(out, None, &self.cfg.server_name, "NOTICE", &[&t, &text], true);
+                line(
+                    out,
+                    None,
+                    &self.cfg.server_name,
+                    "NOTICE",
+                    &[&t, &text],
+                    true,
+                );
             }
             ErrorCode::Malformed => {
                 let t = self.target();
                 let text = format!("Not sent: {detail}");
-                line(out, None, &self.cfg.server_name, "NOTICE", &[&t, &text], true);
+                line(
+                    out,
+                    None,
+                    &self.cfg.server_name,
+                    "NOTICE",
+                    &[&t, &text],
+                    true,
+                );
             }
             ErrorCode::AuthFailed => {
                 self.numeric(out, num::ERR_PASSWDMISMATCH, &["Password incorrect"]);
-                line(out, None, "", "ERROR", &["Closing Link: Bad password"], true);
+                line(
+                    out,
+                    None,
+                    "",
+                    "ERROR",
+                    &["Closing Link: Bad password"],
+                    true,
+                );
             }
             ErrorCode::AlreadyRegistered => {
                 self.numeric(out, num::ERR_ALREADYREGISTERED, &["You may not reregister"]);
@@ -460,7 +561,11 @@ impl IrcSession {
                 self.numeric(out, num::ERR_NOTREGISTERED, &["You have not registered"]);
             }
             ErrorCode::NickTaken => {
-                self.numeric(out, num::ERR_NICKNAMEINUSE, &["*", "Nickname is already in use"]);
+                self.numeric(
+                    out,
+                    num::ERR_NICKNAMEINUSE,
+                    &["*", "Nickname is already in use"],
+                );
             }
             code if code.closes(self.me.is_some()) => {
                 let text = format!("Closing Link: {detail}");
@@ -480,7 +585,11 @@ impl IrcSession {
             Reply::NickRefused { reason, nick } => {
                 let n = irc_nick(nick);
                 if reason == crate::core::gateway::wire::nick_refused::IN_USE {
-                    self.numeric(out, num::ERR_NICKNAMEINUSE, &[&n, "Nickname is already in use"]);
+                    self.numeric(
+                        out,
+                        num::ERR_NICKNAMEINUSE,
+                        &[&n, "Nickname is already in use"],
+                    );
                 } else {
                     self.numeric(out, num::ERR_ERRONEUSNICKNAME, &[&n, "Erroneous nickname"]);
                 }
@@ -492,7 +601,11 @@ impl IrcSession {
                 let src = source(old, &self.cfg);
                 line(out, None, &src, "NICK", &[&irc_nick(new)], true);
             }
-            Reply::Topic { room, changed, topic } => {
+            Reply::Topic {
+                room,
+                changed,
+                topic,
+            } => {
                 let chan = channel_of(room);
                 if changed {
                     let src = source(topic.setter, &self.cfg);
@@ -506,28 +619,56 @@ impl IrcSession {
             Reply::Refused { what, room, nick } => {
                 let chan = channel_of(room);
                 if what == refused::NOT_OPERATOR {
-                    self.numeric(out, num::ERR_CHANOPRIVSNEEDED, &[&chan, "You're not channel operator"]);
+                    self.numeric(
+                        out,
+                        num::ERR_CHANOPRIVSNEEDED,
+                        &[&chan, "You're not channel operator"],
+                    );
                 } else {
-                    self.numeric(out, num::ERR_USERNOTINCHANNEL, &[&irc_nick(nick), &chan, "They aren't on that channel"]);
+                    self.numeric(
+                        out,
+                        num::ERR_USERNOTINCHANNEL,
+                        &[&irc_nick(nick), &chan, "They aren't on that channel"],
+                    );
                 }
             }
             Reply::Away(away) => {
                 self.away = away;
                 if away {
-                    self.numeric(out, num::RPL_NOWAWAY, &["You have been marked as being away"]);
+                    self.numeric(
+                        out,
+                        num::RPL_NOWAWAY,
+                        &["You have been marked as being away"],
+                    );
                 } else {
-                    self.numeric(out, num::RPL_UNAWAY, &["You are no longer marked as being away"]);
+                    self.numeric(
+                        out,
+                        num::RPL_UNAWAY,
+                        &["You are no longer marked as being away"],
+                    );
                 }
             }
-            Reply::Whois { user, away, signon_ms, idle_ms, rooms } => {
+            Reply::Whois {
+                user,
+                away,
+                signon_ms,
+                idle_ms,
+                rooms,
+            } => {
                 let n = irc_nick(user.nick).into_owned();
-                self.numeric(out, num::RPL_WHOISUSER, &[&n, user.user, user.host, "*", user.realname]);
+                self.numeric(
+                    out,
+                    num::RPL_WHOISUSER,
+                    &[&n, user.user, user.host, "*", user.realname],
+                );
                 let mut chans = String::new();
                 let mut rest = rooms;
                 while rest.len() >= 2 {
                     let status = rest[0];
                     let len = usize::from(rest[1]);
-                    let Some(name) = rest.get(2..2 + len) else { break };
+                    let Some(name) = rest.get(2..2 + len) else {
+                        break;
+                    };
                     if status != 0 {
                         chans.push(char::from(status));
                     }
@@ -538,7 +679,11 @@ impl IrcSession {
                 if !chans.is_empty() {
                     self.numeric(out, num::RPL_WHOISCHANNELS, &[&n, chans.trim_end()]);
                 }
-                self.numeric(out, num::RPL_WHOISSERVER, &[&n, &self.cfg.server_name, &self.cfg.network]);
+                self.numeric(
+                    out,
+                    num::RPL_WHOISSERVER,
+                    &[&n, &self.cfg.server_name, &self.cfg.network],
+                );
                 if !away.is_empty() {
                     self.numeric(out, num::RPL_AWAY, &[&n, away]);
                 }
@@ -547,12 +692,24 @@ impl IrcSession {
                 }
                 let idle = (idle_ms / 1000).to_string();
                 let signon = (signon_ms / 1000).to_string();
-                self.numeric(out, num::RPL_WHOISIDLE, &[&n, &idle, &signon, "seconds idle, signon time"]);
+                self.numeric(
+                    out,
+                    num::RPL_WHOISIDLE,
+                    &[&n, &idle, &signon, "seconds idle, signon time"],
+                );
                 let typed = self.ctx_arg(0);
                 self.numeric(out, num::RPL_ENDOFWHOIS, &[&typed, "End of /WHOIS list"]);
             }
-            Reply::ListEntry { room, members, topic } => {
-                self.numeric(out, num::RPL_LIST, &[&channel_of(room), &members.to_string(), topic]);
+            Reply::ListEntry {
+                room,
+                members,
+                topic,
+            } => {
+                self.numeric(
+                    out,
+                    num::RPL_LIST,
+                    &[&channel_of(room), &members.to_string(), topic],
+                );
             }
             Reply::ListEnd => self.numeric(out, num::RPL_LISTEND, &["End of /LIST"]),
             Reply::Oper(ok) => {
@@ -563,28 +720,70 @@ impl IrcSession {
                     self.numeric(out, num::ERR_PASSWDMISMATCH, &["Password incorrect"]);
                 }
             }
-            Reply::Kicked { room, by, nick, reason } => {
+            Reply::Kicked {
+                room,
+                by,
+                nick,
+                reason,
+            } => {
                 if self.is_me(nick) {
                     self.joined.retain(|r| !names_equal(r, room));
                 }
                 let src = source(by, &self.cfg);
-                line(out, None, &src, "KICK", &[&channel_of(room), &irc_nick(nick), reason], true);
+                line(
+                    out,
+                    None,
+                    &src,
+                    "KICK",
+                    &[&channel_of(room), &irc_nick(nick), reason],
+                    true,
+                );
             }
-            Reply::Lusers { users, unknown, rooms } => {
-                self.numeric(out, num::RPL_LUSERCLIENT, &[&format!("There are {users} users and 0 invisible on 1 servers")]);
+            Reply::Lusers {
+                users,
+                unknown,
+                rooms,
+            } => {
+                self.numeric(
+                    out,
+                    num::RPL_LUSERCLIENT,
+                    &[&format!(
+                        "There are {users} users and 0 invisible on 1 servers"
+                    )],
+                );
                 if unknown > 0 {
-                    self.numeric(out, num::RPL_LUSERUNKNOWN, &[&unknown.to_string(), "unknown connection(s)"]);
+                    self.numeric(
+                        out,
+                        num::RPL_LUSERUNKNOWN,
+                        &[&unknown.to_string(), "unknown connection(s)"],
+                    );
                 }
-                self.numeric(out, num::RPL_LUSERCHANNELS, &[&rooms.to_string(), "channels formed"]);
-                self.numeric(out, num::RPL_LUSERME, &[&format!("I have {users} clients and 0 servers")]);
+                self.numeric(
+                    out,
+                    num::RPL_LUSERCHANNELS,
+                    &[&rooms.to_string(), "channels formed"],
+                );
+                self.numeric(
+                    out,
+                    num::RPL_LUSERME,
+                    &[&format!("I have {users} clients and 0 servers")],
+                );
                 if self.burst {
                     self.burst = false;
                     self.motd(out);
                 }
             }
             Reply::WhoEntry { room, user } => {
-                let chan = if room.is_empty() { "*".to_owned() } else { channel_of(room) };
-                let mut flags = String::from(if user.flags & who_flags::AWAY != 0 { "G" } else { "H" });
+                let chan = if room.is_empty() {
+                    "*".to_owned()
+                } else {
+                    channel_of(room)
+                };
+                let mut flags = String::from(if user.flags & who_flags::AWAY != 0 {
+                    "G"
+                } else {
+                    "H"
+                });
                 if user.flags & who_flags::OPER != 0 {
                     flags.push('*');
                 }
@@ -593,39 +792,81 @@ impl IrcSession {
                 }
                 let real = format!("0 {}", user.realname);
                 let n = irc_nick(user.nick);
-                self.numeric(out, num::RPL_WHOREPLY, &[&chan, user.user, user.host, &self.cfg.server_name, &n, &flags, &real]);
+                self.numeric(
+                    out,
+                    num::RPL_WHOREPLY,
+                    &[
+                        &chan,
+                        user.user,
+                        user.host,
+                        &self.cfg.server_name,
+                        &n,
+                        &flags,
+                        &real,
+                    ],
+                );
             }
             Reply::WhoEnd(_) => {
                 let typed = self.ctx_arg(0);
                 self.numeric(out, num::RPL_ENDOFWHO, &[&typed, "End of WHO list"]);
             }
-            Reply::Notice { from, to, to_room, text } => {
+            Reply::Notice {
+                from,
+                to,
+                to_room,
+                text,
+            } => {
                 if self.is_me(from) && !self.caps.has(caps::ECHO_MESSAGE) {
                     return;
                 }
-                let target = if to_room { channel_of(to) } else { irc_nick(to).into_owned() };
+                let target = if to_room {
+                    channel_of(to)
+                } else {
+                    irc_nick(to).into_owned()
+                };
                 self.text_lines(out, None, from, "NOTICE", &target, text);
             }
             Reply::QuitNote { nick, reason } => {
                 if self.quit_reasons.len() >= 16 {
                     self.quit_reasons.pop_front();
                 }
-                self.quit_reasons.push_back((nick.to_ascii_lowercase(), reason.to_owned()));
+                self.quit_reasons
+                    .push_back((nick.to_ascii_lowercase(), reason.to_owned()));
             }
             Reply::Ping => {
                 line(out, None, "", "PING", &[&self.cfg.server_name], false);
             }
-            Reply::RoomInfo { room, exists, modes, created_ms, status, topic } => {
+            Reply::RoomInfo {
+                room,
+                exists,
+                modes,
+                created_ms,
+                status,
+                topic,
+            } => {
                 self.room_info(room, exists, modes, created_ms, status, &topic, out);
             }
-            Reply::Mode { room, by, plus, mode, arg } => {
+            Reply::Mode {
+                room,
+                by,
+                plus,
+                mode,
+                arg,
+            } => {
                 let src = source(by, &self.cfg);
                 let change = format!("{}{}", if plus { '+' } else { '-' }, char::from(mode));
                 let chan = channel_of(room);
                 if arg.is_empty() {
                     line(out, None, &src, "MODE", &[&chan, &change], false);
                 } else {
-                    line(out, None, &src, "MODE", &[&chan, &change, &irc_nick(arg)], false);
+                    line(
+                        out,
+                        None,
+                        &src,
+                        "MODE",
+                        &[&chan, &change, &irc_nick(arg)],
+                        false,
+                    );
                 }
             }
         }
@@ -634,21 +875,46 @@ impl IrcSession {
     fn topic_numerics(&self, out: &mut Vec<u8>, chan: &str, topic: &TopicInfo<'_>) {
         self.numeric(out, num::RPL_TOPIC, &[chan, topic.text]);
         let setter = source(topic.setter, &self.cfg);
-        self.numeric(out, num::RPL_TOPICWHOTIME, &[chan, &setter, &(topic.time_ms / 1000).to_string()]);
+        self.numeric(
+            out,
+            num::RPL_TOPICWHOTIME,
+            &[chan, &setter, &(topic.time_ms / 1000).to_string()],
+        );
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn room_info(&mut self, room: &str, exists: bool, modes: u8, created_ms: u64, status: &str, topic: &TopicInfo<'_>, out: &mut Vec<u8>) {
+    fn room_info(
+        &mut self,
+        room: &str,
+        exists: bool,
+        modes: u8,
+        created_ms: u64,
+        status: &str,
+        topic: &TopicInfo<'_>,
+        out: &mut Vec<u8>,
+    ) {
         let Some(p) = self.pending.take() else {
             if self.ctx_kind() == ctx::MODE && exists {
                 let chan = channel_of(room);
-                let m = if modes & room_modes::TOPIC_LOCK != 0 { "+nt" } else { "+n" };
+                let m = if modes & room_modes::TOPIC_LOCK != 0 {
+                    "+nt"
+                } else {
+                    "+n"
+                };
                 self.numeric(out, num::RPL_CHANNELMODEIS, &[&chan, m]);
-                self.numeric(out, num::RPL_CREATIONTIME, &[&chan, &(created_ms / 1000).to_string()]);
+                self.numeric(
+                    out,
+                    num::RPL_CREATIONTIME,
+                    &[&chan, &(created_ms / 1000).to_string()],
+                );
             }
             return;
         };
-        let chan = if exists { channel_of(room) } else { p.typed.clone() };
+        let chan = if exists {
+            channel_of(room)
+        } else {
+            p.typed.clone()
+        };
         if p.join {
             if !p.joined {
                 return;
@@ -669,7 +935,14 @@ impl IrcSession {
             let batch = self.caps.has(caps::BATCH);
             if batch {
                 let start = format!("+{}", p.batch);
-                line(out, None, &self.cfg.server_name, "BATCH", &[&start, "chathistory", &chan], false);
+                line(
+                    out,
+                    None,
+                    &self.cfg.server_name,
+                    "BATCH",
+                    &[&start, "chathistory", &chan],
+                    false,
+                );
             }
             out.extend_from_slice(&p.history);
             if batch {

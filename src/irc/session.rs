@@ -15,12 +15,12 @@ use std::sync::Arc;
 
 use crate::codec::ClientMessage;
 use crate::core::gateway::wire::Request;
+use crate::irc::IrcConfig;
 use crate::irc::caps::{self, Caps};
 use crate::irc::line::{LineReader, Message, ParseError, Piece};
 use crate::irc::names::{is_valid_irc_nick, native_nick, room_of};
 use crate::irc::reply::{NICK_PLACEHOLDER, line, num};
 use crate::irc::text::native_text;
-use crate::irc::IrcConfig;
 
 /// What a CTX marker's first byte says the command was.
 pub(crate) mod ctx {
@@ -158,11 +158,9 @@ impl IrcSession {
             self.reader = reader;
             match piece {
                 None => break,
-                Some(Err(())) => self.own_line(
-                    frames,
-                    num::ERR_INPUTTOOLONG,
-                    &["Input line was too long"],
-                ),
+                Some(Err(())) => {
+                    self.own_line(frames, num::ERR_INPUTTOOLONG, &["Input line was too long"])
+                }
                 Some(Ok(l)) => self.on_line(&l, frames),
             }
         }
@@ -281,7 +279,11 @@ impl IrcSession {
 
     fn need(&self, m: &Message<'_>, n: usize, cmd: &str, frames: &mut Vec<u8>) -> bool {
         if m.params.len() < n || m.params[..n].iter().any(|p| p.is_empty()) {
-            self.own_line(frames, num::ERR_NEEDMOREPARAMS, &[cmd, "Not enough parameters"]);
+            self.own_line(
+                frames,
+                num::ERR_NEEDMOREPARAMS,
+                &[cmd, "Not enough parameters"],
+            );
             return false;
         }
         true
@@ -291,17 +293,33 @@ impl IrcSession {
         let sub = m.param(0).unwrap_or("").to_ascii_uppercase();
         let server = self.cfg.server_name.clone();
         let mut l = Vec::new();
-        let ph = std::str::from_utf8(&[NICK_PLACEHOLDER]).unwrap_or("*").to_owned();
+        let ph = std::str::from_utf8(&[NICK_PLACEHOLDER])
+            .unwrap_or("*")
+            .to_owned();
         match sub.as_str() {
             "LS" => {
                 if self.me.is_none() {
                     self.cap_hold = true;
                 }
                 let v302 = m.param(1).and_then(|v| v.parse::<u32>().ok()).unwrap_or(0) >= 302;
-                line(&mut l, None, &server, "CAP", &[&ph, "LS", &caps::ls(v302)], true);
+                line(
+                    &mut l,
+                    None,
+                    &server,
+                    "CAP",
+                    &[&ph, "LS", &caps::ls(v302)],
+                    true,
+                );
             }
             "LIST" => {
-                line(&mut l, None, &server, "CAP", &[&ph, "LIST", &self.granted.names()], true);
+                line(
+                    &mut l,
+                    None,
+                    &server,
+                    "CAP",
+                    &[&ph, "LIST", &self.granted.names()],
+                    true,
+                );
             }
             "REQ" => {
                 if self.me.is_none() {
@@ -377,7 +395,11 @@ impl IrcSession {
             return;
         };
         if !is_valid_irc_nick(nick) {
-            self.own_line(frames, num::ERR_ERRONEUSNICKNAME, &[nick, "Erroneous nickname"]);
+            self.own_line(
+                frames,
+                num::ERR_ERRONEUSNICKNAME,
+                &[nick, "Erroneous nickname"],
+            );
             return;
         }
         let native = native_nick(nick).into_owned();
@@ -425,14 +447,28 @@ impl IrcSession {
                 }
                 if m.params[0] == "0" {
                     for room in self.joined.clone() {
-                        self.ctx_chat(frames, ctx::PART, &[&room], ClientMessage::Part { room: &room });
+                        self.ctx_chat(
+                            frames,
+                            ctx::PART,
+                            &[&room],
+                            ClientMessage::Part { room: &room },
+                        );
                     }
                     return;
                 }
                 for chan in m.params[0].split(',').filter(|c| !c.is_empty()) {
                     match room_of(chan) {
-                        Some(room) => self.ctx_chat(frames, ctx::JOIN, &[chan], ClientMessage::Join { room: &room }),
-                        None => self.own_line(frames, num::ERR_NOSUCHCHANNEL, &[chan, "No such channel"]),
+                        Some(room) => self.ctx_chat(
+                            frames,
+                            ctx::JOIN,
+                            &[chan],
+                            ClientMessage::Join { room: &room },
+                        ),
+                        None => self.own_line(
+                            frames,
+                            num::ERR_NOSUCHCHANNEL,
+                            &[chan, "No such channel"],
+                        ),
                     }
                 }
             }
@@ -442,8 +478,17 @@ impl IrcSession {
                 }
                 for chan in m.params[0].split(',').filter(|c| !c.is_empty()) {
                     match room_of(chan) {
-                        Some(room) => self.ctx_chat(frames, ctx::PART, &[chan], ClientMessage::Part { room: &room }),
-                        None => self.own_line(frames, num::ERR_NOSUCHCHANNEL, &[chan, "No such channel"]),
+                        Some(room) => self.ctx_chat(
+                            frames,
+                            ctx::PART,
+                            &[chan],
+                            ClientMessage::Part { room: &room },
+                        ),
+                        None => self.own_line(
+                            frames,
+                            num::ERR_NOSUCHCHANNEL,
+                            &[chan, "No such channel"],
+                        ),
                     }
                 }
             }
@@ -451,13 +496,26 @@ impl IrcSession {
             "TAGMSG" => {}
             "NAMES" => {
                 let Some(chans) = m.param(0) else {
-                    self.own_line(frames, num::ERR_NEEDMOREPARAMS, &["NAMES", "Not enough parameters"]);
+                    self.own_line(
+                        frames,
+                        num::ERR_NEEDMOREPARAMS,
+                        &["NAMES", "Not enough parameters"],
+                    );
                     return;
                 };
                 for chan in chans.split(',').filter(|c| !c.is_empty()) {
                     match room_of(chan) {
-                        Some(room) => self.ctx_chat(frames, ctx::NAMES, &[chan], ClientMessage::Who { room: &room }),
-                        None => self.own_line(frames, num::RPL_ENDOFNAMES, &[chan, "End of /NAMES list"]),
+                        Some(room) => self.ctx_chat(
+                            frames,
+                            ctx::NAMES,
+                            &[chan],
+                            ClientMessage::Who { room: &room },
+                        ),
+                        None => self.own_line(
+                            frames,
+                            num::RPL_ENDOFNAMES,
+                            &[chan, "End of /NAMES list"],
+                        ),
                     }
                 }
             }
@@ -467,7 +525,15 @@ impl IrcSession {
                     Some(r) => (r.into_owned(), true),
                     None => (native_nick(mask).into_owned(), false),
                 };
-                self.ctx_gw(frames, ctx::WHO, &[mask], Request::Who { mask: &native, room });
+                self.ctx_gw(
+                    frames,
+                    ctx::WHO,
+                    &[mask],
+                    Request::Who {
+                        mask: &native,
+                        room,
+                    },
+                );
             }
             "WHOIS" => {
                 if !self.need(m, 1, "WHOIS", frames) {
@@ -487,9 +553,19 @@ impl IrcSession {
                     self.own_line(frames, num::ERR_NOSUCHCHANNEL, &[chan, "No such channel"]);
                     return;
                 };
-                let text = m.param(1).map(|t| crate::irc::text::truncate_at_char(t, crate::core::gateway::TOPIC_LEN));
+                let text = m.param(1).map(|t| {
+                    crate::irc::text::truncate_at_char(t, crate::core::gateway::TOPIC_LEN)
+                });
                 let clean = text.map(|t| native_text(t).unwrap_or_default());
-                self.ctx_gw(frames, ctx::TOPIC, &[chan], Request::Topic { room: &room, text: clean.as_deref() });
+                self.ctx_gw(
+                    frames,
+                    ctx::TOPIC,
+                    &[chan],
+                    Request::Topic {
+                        room: &room,
+                        text: clean.as_deref(),
+                    },
+                );
             }
             "AWAY" => {
                 let text = m.param(0).unwrap_or("");
@@ -500,7 +576,15 @@ impl IrcSession {
                 if !self.need(m, 2, "OPER", frames) {
                     return;
                 }
-                self.ctx_gw(frames, ctx::OTHER, &[], Request::Oper { name: m.params[0], password: m.params[1] });
+                self.ctx_gw(
+                    frames,
+                    ctx::OTHER,
+                    &[],
+                    Request::Oper {
+                        name: m.params[0],
+                        password: m.params[1],
+                    },
+                );
             }
             "LUSERS" => self.ctx_gw(frames, ctx::OTHER, &[], Request::Lusers),
             "MOTD" => self.ctx_payload(frames, ctx::MOTD, &[], &[]),
@@ -517,7 +601,11 @@ impl IrcSession {
         let cmd = if notice { "NOTICE" } else { "PRIVMSG" };
         let Some(targets) = m.param(0).filter(|t| !t.is_empty()) else {
             if !notice {
-                self.own_line(frames, num::ERR_NORECIPIENT, &[&format!("No recipient given ({cmd})")]);
+                self.own_line(
+                    frames,
+                    num::ERR_NORECIPIENT,
+                    &[&format!("No recipient given ({cmd})")],
+                );
             }
             return;
         };
@@ -548,17 +636,51 @@ impl IrcSession {
             match room_of(target) {
                 Some(room) => {
                     if notice {
-                        self.ctx_gw(frames, ctx::OTHER, &[], Request::Notice { target: &room, to_room: true, text: &native });
+                        self.ctx_gw(
+                            frames,
+                            ctx::OTHER,
+                            &[],
+                            Request::Notice {
+                                target: &room,
+                                to_room: true,
+                                text: &native,
+                            },
+                        );
                     } else {
-                        self.ctx_chat(frames, ctx::MSG, &[target], ClientMessage::Say { room: &room, text: &native });
+                        self.ctx_chat(
+                            frames,
+                            ctx::MSG,
+                            &[target],
+                            ClientMessage::Say {
+                                room: &room,
+                                text: &native,
+                            },
+                        );
                     }
                 }
                 None => {
                     let to = native_nick(target);
                     if notice {
-                        self.ctx_gw(frames, ctx::OTHER, &[], Request::Notice { target: &to, to_room: false, text: &native });
+                        self.ctx_gw(
+                            frames,
+                            ctx::OTHER,
+                            &[],
+                            Request::Notice {
+                                target: &to,
+                                to_room: false,
+                                text: &native,
+                            },
+                        );
                     } else {
-                        self.ctx_chat(frames, ctx::MSG, &[target], ClientMessage::Whisper { to: &to, text: &native });
+                        self.ctx_chat(
+                            frames,
+                            ctx::MSG,
+                            &[target],
+                            ClientMessage::Whisper {
+                                to: &to,
+                                text: &native,
+                            },
+                        );
                     }
                 }
             }
@@ -572,16 +694,32 @@ impl IrcSession {
         let chans: Vec<&str> = m.params[0].split(',').filter(|c| !c.is_empty()).collect();
         let nicks: Vec<&str> = m.params[1].split(',').filter(|c| !c.is_empty()).collect();
         let default_reason = self.me.clone().unwrap_or_default();
-        let reason = m.param(2).filter(|r| !r.is_empty()).unwrap_or(&default_reason);
+        let reason = m
+            .param(2)
+            .filter(|r| !r.is_empty())
+            .unwrap_or(&default_reason);
         let reason = native_text(reason).unwrap_or_else(|| default_reason.clone());
         for (i, nick) in nicks.iter().enumerate().take(4) {
-            let chan = if chans.len() == nicks.len() { chans[i] } else { chans[0] };
+            let chan = if chans.len() == nicks.len() {
+                chans[i]
+            } else {
+                chans[0]
+            };
             let Some(room) = room_of(chan) else {
                 self.own_line(frames, num::ERR_NOSUCHCHANNEL, &[chan, "No such channel"]);
                 continue;
             };
             let native = native_nick(nick);
-            self.ctx_gw(frames, ctx::KICK, &[chan, nick], Request::Kick { room: &room, nick: &native, reason: &reason });
+            self.ctx_gw(
+                frames,
+                ctx::KICK,
+                &[chan, nick],
+                Request::Kick {
+                    room: &room,
+                    nick: &native,
+                    reason: &reason,
+                },
+            );
         }
     }
 
@@ -592,13 +730,23 @@ impl IrcSession {
         let target = m.params[0];
         let Some(room) = room_of(target) else {
             // User modes: only queries of one's own, and no settable modes.
-            let is_me = self.me.as_deref().is_some_and(|me| crate::codec::names_equal(&native_nick(target), me));
+            let is_me = self
+                .me
+                .as_deref()
+                .is_some_and(|me| crate::codec::names_equal(&native_nick(target), me));
             if !is_me {
-                self.own_line(frames, num::ERR_USERSDONTMATCH, &["Cannot change mode for other users"]);
+                self.own_line(
+                    frames,
+                    num::ERR_USERSDONTMATCH,
+                    &["Cannot change mode for other users"],
+                );
             } else if m.params.len() == 1 {
                 let modes = if self.oper { "+o" } else { "+" };
                 self.own_line(frames, num::RPL_UMODEIS, &[modes]);
-            } else if m.params[1].chars().any(|c| c != '+' && c != '-' && c != 'i' && c != 'w') {
+            } else if m.params[1]
+                .chars()
+                .any(|c| c != '+' && c != '-' && c != 'i' && c != 'w')
+            {
                 self.own_line(frames, num::ERR_UMODEUNKNOWNFLAG, &["Unknown MODE flag"]);
             }
             return;
@@ -613,20 +761,52 @@ impl IrcSession {
             match c {
                 '+' => plus = true,
                 '-' => plus = false,
-                't' => self.ctx_gw(frames, ctx::MODE, &[target], Request::Mode { room: &room, plus, mode: b't', arg: "" }),
+                't' => self.ctx_gw(
+                    frames,
+                    ctx::MODE,
+                    &[target],
+                    Request::Mode {
+                        room: &room,
+                        plus,
+                        mode: b't',
+                        arg: "",
+                    },
+                ),
                 'o' | 'v' => {
                     let Some(nick) = args.next() else {
-                        self.own_line(frames, num::ERR_NEEDMOREPARAMS, &["MODE", "Not enough parameters"]);
+                        self.own_line(
+                            frames,
+                            num::ERR_NEEDMOREPARAMS,
+                            &["MODE", "Not enough parameters"],
+                        );
                         return;
                     };
                     let native = native_nick(nick);
-                    self.ctx_gw(frames, ctx::MODE, &[target, nick], Request::Mode { room: &room, plus, mode: c as u8, arg: &native });
+                    self.ctx_gw(
+                        frames,
+                        ctx::MODE,
+                        &[target, nick],
+                        Request::Mode {
+                            room: &room,
+                            plus,
+                            mode: c as u8,
+                            arg: &native,
+                        },
+                    );
                 }
-                'b' if args.len() == 0 => self.own_line(frames, num::RPL_ENDOFBANLIST, &[target, "End of channel ban list"]),
+                'b' if args.len() == 0 => self.own_line(
+                    frames,
+                    num::RPL_ENDOFBANLIST,
+                    &[target, "End of channel ban list"],
+                ),
                 'n' => {}
                 _ => {
                     let mut b = [0u8; 4];
-                    self.own_line(frames, num::ERR_UNKNOWNMODE, &[c.encode_utf8(&mut b), "is an unknown mode char to me"]);
+                    self.own_line(
+                        frames,
+                        num::ERR_UNKNOWNMODE,
+                        &[c.encode_utf8(&mut b), "is an unknown mode char to me"],
+                    );
                 }
             }
         }

@@ -138,9 +138,15 @@ mod tests {
     #[test]
     fn irc_text_to_native() {
         assert_eq!(native_text("hi").as_deref(), Some("hi"));
-        assert_eq!(native_text("\u{1}ACTION waves\u{1}").as_deref(), Some("/me waves"));
+        assert_eq!(
+            native_text("\u{1}ACTION waves\u{1}").as_deref(),
+            Some("/me waves")
+        );
         assert_eq!(native_text("\u{1}VERSION\u{1}"), None);
-        assert_eq!(native_text("\u{2}bold\u{2} \u{3}4,12red\u{f}").as_deref(), Some("bold red"));
+        assert_eq!(
+            native_text("\u{2}bold\u{2} \u{3}4,12red\u{f}").as_deref(),
+            Some("bold red")
+        );
         assert_eq!(native_text("\u{3}5"), None);
         assert_eq!(irc_action("/me waves"), Some("waves"));
         assert_eq!(truncate_at_char("aé", 2), "a");

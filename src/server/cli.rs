@@ -63,6 +63,15 @@ pub struct ServerArgs {
     /// Seconds between stats log lines; 0 = none.
     #[arg(long, env = "STXCHAT_STATS_INTERVAL", default_value_t = 10.0, value_parser = non_negative_secs)]
     pub stats_interval: f64,
+    /// Address and port of the IRC gateway (off unless given).
+    #[arg(long, env = "STXCHAT_IRC_BIND")]
+    pub irc_bind: Option<SocketAddr>,
+    /// Password of the IRC gateway's OPER command (OPER is refused without one).
+    #[arg(long, env = "STXCHAT_IRC_OPER_PASSWORD", hide_env_values = true)]
+    pub irc_oper_password: Option<String>,
+    /// Message of the day for IRC clients (`|` separates lines; none: 422).
+    #[arg(long, env = "STXCHAT_IRC_MOTD")]
+    pub irc_motd: Option<String>,
     /// Operator flags: --admin-bind, --admin-token, --metrics-bind.
     #[command(flatten)]
     pub admin: Box<crate::admin::config::AdminArgs>,
@@ -114,6 +123,17 @@ impl ServerArgs {
             auto_max_connections: self.max_connections.is_none(),
             stats_interval: Duration::from_secs_f64(self.stats_interval),
             admin: self.admin.to_config(),
+            irc: self
+                .irc_bind
+                .map(|bind| crate::server::config::IrcSettings {
+                    bind,
+                    oper_password: self.irc_oper_password.clone().filter(|p| !p.is_empty()),
+                    motd: self
+                        .irc_motd
+                        .as_deref()
+                        .map(|m| m.split('|').map(str::to_owned).collect())
+                        .unwrap_or_default(),
+                }),
             ..ServerConfig::default()
         }
     }

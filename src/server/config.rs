@@ -28,6 +28,19 @@ pub struct ServerConfig {
     /// Operator side: admin listener, its token, metrics endpoint (all off
     /// by default here; the command line turns the admin listener on).
     pub admin: crate::admin::config::AdminConfig,
+    /// The IRC gateway's listener, if on (`--irc-bind`).
+    pub irc: Option<IrcSettings>,
+}
+
+/// The IRC gateway's settings (docs/IRC.md).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IrcSettings {
+    /// Address of the IRC listener.
+    pub bind: SocketAddr,
+    /// The password of OPER (none: OPER always fails).
+    pub oper_password: Option<String>,
+    /// Message of the day, one entry per line (empty: 422).
+    pub motd: Vec<String>,
 }
 
 impl Default for ServerConfig {
@@ -42,6 +55,7 @@ impl Default for ServerConfig {
             close_drain: Duration::from_secs(1),
             accept_backoff: Duration::from_millis(100),
             admin: crate::admin::config::AdminConfig::default(),
+            irc: None,
         }
     }
 }

@@ -20,8 +20,7 @@ pub mod wire;
 use subtle::ConstantTimeEq;
 
 use crate::codec::{
-    ClientMessage, ErrorCode, LeftReason, NameKey, PROTOCOL_VERSION, ServerMessage, is_valid_nick,
-    msg_type,
+    ClientMessage, ErrorCode, LeftReason, NameKey, ServerMessage, is_valid_nick, msg_type,
 };
 use crate::core::engine::{Engine, Now};
 use crate::core::session::{ConnId, Phase};
@@ -102,13 +101,7 @@ impl<T> Engine<T> {
             }
             Request::Noop => {}
             Request::Quit(reason) => self.gw_quit(id, reason, now),
-            _ if !registered => self.gw_reply(
-                id,
-                &Reply::Ctx {
-                    registered: false,
-                    ctx: b"",
-                },
-            ),
+            _ if !registered => {}
             Request::Topic { room, text } => self.gw_topic(id, room, text, now),
             Request::Mode {
                 room,
@@ -153,7 +146,7 @@ impl<T> Engine<T> {
         let Some(&ty) = inner.first() else {
             return;
         };
-        if ty >= wire::FIRST_REQUEST || (!registered && ty != msg_type::PING) {
+        if ty == wire::req::CTX || (!registered && ty != msg_type::PING) {
             return;
         }
         let room = match ClientMessage::decode(inner) {
@@ -230,7 +223,7 @@ impl<T> Engine<T> {
         }
         let mut hello = Vec::with_capacity(3 + nick.len() + token.len());
         let _ = (ClientMessage::Hello {
-            version: PROTOCOL_VERSION,
+            version: crate::codec::PROTOCOL_VERSION,
             nick,
             token,
         })
@@ -267,7 +260,11 @@ impl<T> Engine<T> {
             );
             return;
         };
-        if self.nicks.get(key.as_str()).is_some_and(|&other| other != id) {
+        if self
+            .nicks
+            .get(key.as_str())
+            .is_some_and(|&other| other != id)
+        {
             self.gw_reply(
                 id,
                 &Reply::NickRefused {
@@ -285,8 +282,11 @@ impl<T> Engine<T> {
         self.gw.mark += 1;
         let mark = self.gw.mark;
         self.scratch.clear();
-        let _ = Reply::NickChanged { old: &old, new: nick }
-            .encode(&mut self.scratch, self.cfg.max_payload);
+        let _ = Reply::NickChanged {
+            old: &old,
+            new: nick,
+        }
+        .encode(&mut self.scratch, self.cfg.max_payload);
         let changed = std::mem::take(&mut self.scratch);
         let Engine {
             sessions,

@@ -9,9 +9,7 @@
 
 use crate::codec::{ErrorCode, LeftReason, NameKey, ServerMessage};
 use crate::core::engine::{Engine, Now};
-use crate::core::gateway::wire::{
-    Reply, TopicInfo, UserInfo, refused, room_modes, who_flags,
-};
+use crate::core::gateway::wire::{Reply, TopicInfo, UserInfo, refused, room_modes, who_flags};
 use crate::core::rooms::RoomId;
 use crate::core::session::{ConnId, Session};
 
@@ -87,9 +85,7 @@ pub(crate) fn glob_match(pattern: &[u8], text: &[u8]) -> bool {
     let (mut p, mut t) = (0, 0);
     let mut star: Option<(usize, usize)> = None;
     while t < text.len() {
-        if p < pattern.len()
-            && (pattern[p] == b'?' || pattern[p].eq_ignore_ascii_case(&text[t]))
-        {
+        if p < pattern.len() && (pattern[p] == b'?' || pattern[p].eq_ignore_ascii_case(&text[t])) {
             p += 1;
             t += 1;
         } else if p < pattern.len() && pattern[p] == b'*' {
@@ -207,7 +203,10 @@ impl<T> Engine<T> {
                         }
                     }
                 }
-                (u8::from(x.topic_lock) * room_modes::TOPIC_LOCK, x.created_ms)
+                (
+                    u8::from(x.topic_lock) * room_modes::TOPIC_LOCK,
+                    x.created_ms,
+                )
             }
             None => (room_modes::TOPIC_LOCK, 0),
         };
@@ -345,9 +344,17 @@ impl<T> Engine<T> {
                     return;
                 }
                 let entry = (target, self.sessions[target].serial);
-                shown_arg = self.sessions[target].nick.as_deref().unwrap_or("").to_owned();
+                shown_arg = self.sessions[target]
+                    .nick
+                    .as_deref()
+                    .unwrap_or("")
+                    .to_owned();
                 let x = self.extra(rid, now);
-                let list = if mode == b'o' { &mut x.ops } else { &mut x.voiced };
+                let list = if mode == b'o' {
+                    &mut x.ops
+                } else {
+                    &mut x.voiced
+                };
                 let had = list.contains(&entry);
                 if had == plus {
                     return;
@@ -398,8 +405,7 @@ impl<T> Engine<T> {
             return;
         }
         let target = self.gw_find_nick(nick);
-        let Some((target, i)) =
-            target.and_then(|t| self.member_index(t, rid).map(|i| (t, i)))
+        let Some((target, i)) = target.and_then(|t| self.member_index(t, rid).map(|i| (t, i)))
         else {
             self.gw_reply(
                 id,
@@ -480,7 +486,9 @@ impl<T> Engine<T> {
                     g.map_or("", |g| &g.realname),
                 ];
                 let host = s.peer.ip().to_string();
-                if fields.iter().any(|f| glob_match(mask.as_bytes(), f.as_bytes()))
+                if fields
+                    .iter()
+                    .any(|f| glob_match(mask.as_bytes(), f.as_bytes()))
                     || glob_match(mask.as_bytes(), host.as_bytes())
                 {
                     entries.push((m, None));
@@ -514,7 +522,7 @@ impl<T> Engine<T> {
     /// LIST: every room with its member count and topic, then LIST_END;
     /// it stops early rather than go past half the asker's output limit.
     pub(crate) fn gw_list(&mut self, id: ConnId) {
-        let rids: Vec<RoomId> = self.rooms.ids().collect();
+        let rids: Vec<RoomId> = self.rooms.iter().map(|(id, _)| id).collect();
         for rid in rids {
             if self.sessions[id].out.queued() > self.outbox.limit / 2 {
                 break;
@@ -539,7 +547,11 @@ impl<T> Engine<T> {
 
 /// A session's details for WHO and WHOIS (native sessions: the nick as
 /// user and real name).
-pub(crate) fn user_info<'s, T>(s: &'s Session<T>, host: &'s str, chanop: bool) -> (UserInfo<'s>, u8) {
+pub(crate) fn user_info<'s, T>(
+    s: &'s Session<T>,
+    host: &'s str,
+    chanop: bool,
+) -> (UserInfo<'s>, u8) {
     let nick = s.nick.as_deref().unwrap_or("");
     let g = s.gateway.as_deref();
     let mut flags = 0;

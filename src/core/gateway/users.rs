@@ -82,14 +82,20 @@ impl<T> Engine<T> {
     /// answered with an error (IRC forbids automatic replies to notices).
     /// Gateway recipients get NOTICE; native ones the MESSAGE or PRIVATE
     /// they understand (a room notice is not kept in history).
-    pub(crate) fn gw_notice(&mut self, id: ConnId, target: &str, to_room: bool, text: &str, now: Now) {
+    pub(crate) fn gw_notice(
+        &mut self,
+        id: ConnId,
+        target: &str,
+        to_room: bool,
+        text: &str,
+        now: Now,
+    ) {
         if !is_valid_text(text) {
             return;
         }
         let from: Box<str> = self.sessions[id].nick.clone().unwrap_or_default();
         if to_room {
-            let Some(rid) = self
-                .sessions[id]
+            let Some(rid) = self.sessions[id]
                 .rooms
                 .iter()
                 .map(|m| m.room())

@@ -288,7 +288,11 @@ impl<'a> Request<'a> {
     }
 
     /// Appends the whole frame to `out`; nothing is appended on error.
-    pub fn encode(&self, out: &mut Vec<u8>, max_payload: usize) -> Result<(), crate::codec::EncodeError> {
+    pub fn encode(
+        &self,
+        out: &mut Vec<u8>,
+        max_payload: usize,
+    ) -> Result<(), crate::codec::EncodeError> {
         frame_with(out, max_payload, |o| self.encode_payload(o))
     }
 
@@ -718,7 +722,11 @@ impl<'a> Reply<'a> {
     }
 
     /// Appends the whole frame to `out`; nothing is appended on error.
-    pub fn encode(&self, out: &mut Vec<u8>, max_payload: usize) -> Result<(), crate::codec::EncodeError> {
+    pub fn encode(
+        &self,
+        out: &mut Vec<u8>,
+        max_payload: usize,
+    ) -> Result<(), crate::codec::EncodeError> {
         frame_with(out, max_payload, |o| self.encode_payload(o))
     }
 
