@@ -6,12 +6,13 @@
 pub struct Caps(u8);
 
 /// The capabilities offered, by bit.
-const ALL: [(&str, u8); 5] = [
+const ALL: [(&str, u8); 6] = [
     ("batch", 1),
     ("echo-message", 2),
     ("message-tags", 4),
     ("multi-prefix", 8),
     ("server-time", 16),
+    ("userhost-in-names", 32),
 ];
 
 /// `batch`.
@@ -22,6 +23,8 @@ pub const ECHO_MESSAGE: u8 = 2;
 pub const MESSAGE_TAGS: u8 = 4;
 /// `server-time`.
 pub const SERVER_TIME: u8 = 16;
+/// `userhost-in-names`.
+pub const USERHOST_IN_NAMES: u8 = 32;
 
 /// The CAP LS list (`302`: with values, of which none has any).
 pub fn ls(_v302: bool) -> String {

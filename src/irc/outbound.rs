@@ -486,7 +486,10 @@ impl IrcSession {
             ErrorCode::NoSuchRoom => match kind {
                 ctx::NAMES => {
                     self.pending = None;
-                    self.numeric(out, num::RPL_ENDOFNAMES, &[&a0, "End of /NAMES list"]);
+                    let end = self.ctx_arg(1);
+                    if !end.is_empty() {
+                        self.numeric(out, num::RPL_ENDOFNAMES, &[&end, "End of /NAMES list"]);
+                    }
                 }
                 _ => self.numeric(out, num::ERR_NOSUCHCHANNEL, &[&a0, "No such channel"]),
             },
@@ -846,6 +849,18 @@ impl IrcSession {
             } => {
                 self.room_info(room, exists, modes, created_ms, status, &topic, out);
             }
+            Reply::Parted { room, nick, reason } => {
+                if self.is_me(nick) {
+                    self.joined.retain(|r| !names_equal(r, room));
+                }
+                let src = source(nick, &self.cfg);
+                let chan = channel_of(room);
+                if reason.is_empty() {
+                    line(out, None, &src, "PART", &[&chan], false);
+                } else {
+                    line(out, None, &src, "PART", &[&chan, reason], true);
+                }
+            }
             Reply::Mode {
                 room,
                 by,
@@ -896,12 +911,14 @@ impl IrcSession {
         let Some(p) = self.pending.take() else {
             if self.ctx_kind() == ctx::MODE && exists {
                 let chan = channel_of(room);
-                let m = if modes & room_modes::TOPIC_LOCK != 0 {
-                    "+nt"
-                } else {
-                    "+n"
-                };
-                self.numeric(out, num::RPL_CHANNELMODEIS, &[&chan, m]);
+                let mut m = String::from("+n");
+                if modes & room_modes::SECRET != 0 {
+                    m.push('s');
+                }
+                if modes & room_modes::TOPIC_LOCK != 0 {
+                    m.push('t');
+                }
+                self.numeric(out, num::RPL_CHANNELMODEIS, &[&chan, &m]);
                 self.numeric(
                     out,
                     num::RPL_CREATIONTIME,
@@ -928,9 +945,21 @@ impl IrcSession {
             self.joined.push(room.to_owned());
         }
         if exists {
-            self.names_lines(out, &chan, &p.names, status);
+            let symbol = if modes & room_modes::SECRET != 0 {
+                "@"
+            } else {
+                "="
+            };
+            self.names_lines(out, symbol, &chan, &p.names, status);
         }
-        self.numeric(out, num::RPL_ENDOFNAMES, &[&chan, "End of /NAMES list"]);
+        if p.join {
+            self.numeric(out, num::RPL_ENDOFNAMES, &[&chan, "End of /NAMES list"]);
+        } else {
+            let end = self.ctx_arg(1);
+            if !end.is_empty() {
+                self.numeric(out, num::RPL_ENDOFNAMES, &[&end, "End of /NAMES list"]);
+            }
+        }
         if p.join && !p.history.is_empty() {
             let batch = self.caps.has(caps::BATCH);
             if batch {
@@ -953,7 +982,15 @@ impl IrcSession {
     }
 
     /// 353 lines for `names`, with `@`/`+` from the `status` list.
-    fn names_lines(&self, out: &mut Vec<u8>, chan: &str, names: &[String], status: &str) {
+    fn names_lines(
+        &self,
+        out: &mut Vec<u8>,
+        symbol: &str,
+        chan: &str,
+        names: &[String],
+        status: &str,
+    ) {
+        let userhost = self.caps.has(caps::USERHOST_IN_NAMES);
         let t = self.target();
         let head = 1 + self.cfg.server_name.len() + 5 + t.len() + 3 + chan.len() + 2 + 2;
         let room = crate::irc::line::MAX_LINE.saturating_sub(head);
@@ -963,10 +1000,14 @@ impl IrcSession {
                 .split(' ')
                 .find(|s| s.len() > 1 && names_equal(&s[1..], n))
                 .and_then(|s| s.chars().next());
-            let shown = irc_nick(n);
+            let shown = if userhost {
+                std::borrow::Cow::Owned(source(n, &self.cfg))
+            } else {
+                irc_nick(n)
+            };
             let len = shown.len() + usize::from(sigil.is_some()) + 1;
             if !buf.is_empty() && buf.len() + len > room {
-                self.numeric(out, num::RPL_NAMREPLY, &["=", chan, &buf]);
+                self.numeric(out, num::RPL_NAMREPLY, &[symbol, chan, &buf]);
                 buf.clear();
             }
             if !buf.is_empty() {
@@ -978,7 +1019,7 @@ impl IrcSession {
             buf.push_str(&shown);
         }
         if !buf.is_empty() {
-            self.numeric(out, num::RPL_NAMREPLY, &["=", chan, &buf]);
+            self.numeric(out, num::RPL_NAMREPLY, &[symbol, chan, &buf]);
         }
     }
 }

@@ -108,6 +108,8 @@ pub struct IrcSession {
     pub(crate) away: bool,
     /// Server operator.
     pub(crate) oper: bool,
+    /// User mode `+i` (read side's view).
+    invisible: bool,
 }
 
 fn ascii_fold(s: &str) -> String {
@@ -137,6 +139,7 @@ impl IrcSession {
             batches: 0,
             away: false,
             oper: false,
+            invisible: false,
         }
     }
 
@@ -447,11 +450,15 @@ impl IrcSession {
                 }
                 if m.params[0] == "0" {
                     for room in self.joined.clone() {
-                        self.ctx_chat(
+                        let chan = crate::irc::names::channel_of(&room);
+                        self.ctx_gw(
                             frames,
                             ctx::PART,
-                            &[&room],
-                            ClientMessage::Part { room: &room },
+                            &[&chan],
+                            Request::Part {
+                                room: &room,
+                                reason: "",
+                            },
                         );
                     }
                     return;
@@ -476,13 +483,18 @@ impl IrcSession {
                 if !self.need(m, 1, "PART", frames) {
                     return;
                 }
+                let reason = m.param(1).and_then(native_text).unwrap_or_default();
+                let reason = crate::irc::text::truncate_at_char(&reason, 300).to_owned();
                 for chan in m.params[0].split(',').filter(|c| !c.is_empty()) {
                     match room_of(chan) {
-                        Some(room) => self.ctx_chat(
+                        Some(room) => self.ctx_gw(
                             frames,
                             ctx::PART,
                             &[chan],
-                            ClientMessage::Part { room: &room },
+                            Request::Part {
+                                room: &room,
+                                reason: &reason,
+                            },
                         ),
                         None => self.own_line(
                             frames,
@@ -503,19 +515,21 @@ impl IrcSession {
                     );
                     return;
                 };
-                for chan in chans.split(',').filter(|c| !c.is_empty()) {
+                let list: Vec<&str> = chans.split(',').filter(|c| !c.is_empty()).collect();
+                for (i, chan) in list.iter().enumerate() {
+                    // One 366 at the end, naming the whole list.
+                    let end = if i + 1 == list.len() { chans } else { "" };
                     match room_of(chan) {
                         Some(room) => self.ctx_chat(
                             frames,
                             ctx::NAMES,
-                            &[chan],
+                            &[chan, end],
                             ClientMessage::Who { room: &room },
                         ),
-                        None => self.own_line(
-                            frames,
-                            num::RPL_ENDOFNAMES,
-                            &[chan, "End of /NAMES list"],
-                        ),
+                        None if !end.is_empty() => {
+                            self.own_line(frames, num::RPL_ENDOFNAMES, &[end, "End of /NAMES list"])
+                        }
+                        None => {}
                     }
                 }
             }
@@ -741,13 +755,44 @@ impl IrcSession {
                     &["Cannot change mode for other users"],
                 );
             } else if m.params.len() == 1 {
-                let modes = if self.oper { "+o" } else { "+" };
+                let modes = match (self.oper, self.invisible) {
+                    (true, true) => "+io",
+                    (true, false) => "+o",
+                    (false, true) => "+i",
+                    (false, false) => "+",
+                };
                 self.own_line(frames, num::RPL_UMODEIS, &[modes]);
-            } else if m.params[1]
-                .chars()
-                .any(|c| c != '+' && c != '-' && c != 'i' && c != 'w')
-            {
-                self.own_line(frames, num::ERR_UMODEUNKNOWNFLAG, &["Unknown MODE flag"]);
+            } else {
+                let mut plus = true;
+                let mut invisible = self.invisible;
+                for c in m.params[1].chars() {
+                    match c {
+                        '+' => plus = true,
+                        '-' => plus = false,
+                        'i' => invisible = plus,
+                        'w' => {}
+                        _ => {
+                            self.own_line(
+                                frames,
+                                num::ERR_UMODEUNKNOWNFLAG,
+                                &["Unknown MODE flag"],
+                            );
+                            return;
+                        }
+                    }
+                }
+                if invisible != self.invisible {
+                    self.invisible = invisible;
+                    self.send(frames, Request::UserMode { invisible });
+                    let ph = std::str::from_utf8(&[NICK_PLACEHOLDER])
+                        .unwrap_or("*")
+                        .to_owned();
+                    let src = format!("{ph}!{ph}@{}", self.cfg.host);
+                    let change = if invisible { "+i" } else { "-i" };
+                    let mut l = Vec::new();
+                    line(&mut l, None, &src, "MODE", &[&ph, change], true);
+                    self.raw_own(frames, &l);
+                }
             }
             return;
         };
@@ -761,14 +806,14 @@ impl IrcSession {
             match c {
                 '+' => plus = true,
                 '-' => plus = false,
-                't' => self.ctx_gw(
+                't' | 's' => self.ctx_gw(
                     frames,
                     ctx::MODE,
                     &[target],
                     Request::Mode {
                         room: &room,
                         plus,
-                        mode: b't',
+                        mode: c as u8,
                         arg: "",
                     },
                 ),

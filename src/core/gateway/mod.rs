@@ -40,6 +40,8 @@ pub struct GatewayInfo {
     pub(crate) away: Option<Box<str>>,
     /// Became a server operator (OPER).
     pub(crate) oper: bool,
+    /// `+i`: WHO masks do not list it to those who share no room with it.
+    pub(crate) invisible: bool,
     /// `last_frame_ms` when the server last asked for a sign of life.
     pub(crate) pinged_for: Option<u64>,
     /// Unix ms of its last message (WHOIS idle time).
@@ -122,6 +124,12 @@ impl<T> Engine<T> {
                 to_room,
                 text,
             } => self.gw_notice(id, target, to_room, text, now),
+            Request::UserMode { invisible } => {
+                if let Some(g) = self.sessions[id].gateway.as_mut() {
+                    g.invisible = invisible;
+                }
+            }
+            Request::Part { room, reason } => self.gw_part(id, room, reason, now),
         }
         self.settle(now);
     }

@@ -50,6 +50,8 @@ pub struct RoomExtra {
     voiced: Vec<(ConnId, u64)>,
     /// `+t`: only operators set the topic.
     topic_lock: bool,
+    /// `+s`: LIST does not show it to non-members.
+    secret: bool,
     topic: Option<Topic>,
     created_ms: u64,
 }
@@ -60,6 +62,7 @@ impl RoomExtra {
             ops: Vec::new(),
             voiced: Vec::new(),
             topic_lock: true,
+            secret: false,
             topic: None,
             created_ms: now.unix_ms,
         }
@@ -204,7 +207,8 @@ impl<T> Engine<T> {
                     }
                 }
                 (
-                    u8::from(x.topic_lock) * room_modes::TOPIC_LOCK,
+                    u8::from(x.topic_lock) * room_modes::TOPIC_LOCK
+                        | u8::from(x.secret) * room_modes::SECRET,
                     x.created_ms,
                 )
             }
@@ -320,12 +324,17 @@ impl<T> Engine<T> {
         }
         let mut shown_arg = String::new();
         match mode {
-            b't' => {
+            b't' | b's' => {
                 let x = self.extra(rid, now);
-                if x.topic_lock == plus {
+                let flag = if mode == b't' {
+                    &mut x.topic_lock
+                } else {
+                    &mut x.secret
+                };
+                if *flag == plus {
                     return;
                 }
-                x.topic_lock = plus;
+                *flag = plus;
             }
             b'o' | b'v' => {
                 let Some(target) = self.gw_find_nick(arg) else {
@@ -454,6 +463,59 @@ impl<T> Engine<T> {
         self.rooms.delete_if_empty(rid);
     }
 
+    /// PART with a reason: gateway members get PARTED, native ones LEFT
+    /// reason 0 (in a quiet room only the leaver hears of it).
+    pub(crate) fn gw_part(&mut self, id: ConnId, room: &str, reason: &str, now: Now) {
+        let Some((rid, i)) = self
+            .rooms
+            .find(room)
+            .and_then(|rid| self.member_index(id, rid).map(|i| (rid, i)))
+        else {
+            self.error(id, ErrorCode::NotInRoom, "not in that room", now);
+            return;
+        };
+        let name = self.rooms.get(rid).name.clone();
+        let nick: Box<str> = self.sessions[id].nick.clone().unwrap_or_default();
+        self.scratch.clear();
+        let _ = Reply::Parted {
+            room: &name,
+            nick: &nick,
+            reason,
+        }
+        .encode(&mut self.scratch, self.cfg.max_payload);
+        let split = self.scratch.len();
+        let _ = ServerMessage::Left {
+            room: &name,
+            nick: &nick,
+            reason: LeftReason::Parted.as_u8(),
+        }
+        .encode(&mut self.scratch, self.cfg.max_payload);
+        {
+            let Engine {
+                sessions,
+                rooms,
+                outbox,
+                scratch,
+                ..
+            } = self;
+            let (parted, left) = scratch.split_at(split);
+            outbox.produced += scratch.len() as u64;
+            let r = rooms.get(rid);
+            let quiet = r.quiet;
+            for &m in &r.members {
+                if quiet && m != id {
+                    continue;
+                }
+                let s = &mut sessions[m];
+                let frame = if s.gateway.is_some() { parted } else { left };
+                outbox.deliver(s, m, frame, 1);
+            }
+        }
+        let m = self.sessions[id].rooms.swap_remove(i);
+        self.drop_member(id, m);
+        self.rooms.delete_if_empty(rid);
+    }
+
     /// WHO of a room (its members, at most [`MAX_WHO_ENTRIES`]) or of the
     /// users whose nick, user name, host or real name match a glob (at most
     /// as many), then WHO_END.
@@ -486,10 +548,17 @@ impl<T> Engine<T> {
                     g.map_or("", |g| &g.realname),
                 ];
                 let host = s.peer.ip().to_string();
-                if fields
-                    .iter()
-                    .any(|f| glob_match(mask.as_bytes(), f.as_bytes()))
-                    || glob_match(mask.as_bytes(), host.as_bytes())
+                let hidden = g.is_some_and(|g| g.invisible)
+                    && m != id
+                    && !s
+                        .rooms
+                        .iter()
+                        .any(|r| self.member_index(id, r.room()).is_some());
+                if !hidden
+                    && (fields
+                        .iter()
+                        .any(|f| glob_match(mask.as_bytes(), f.as_bytes()))
+                        || glob_match(mask.as_bytes(), host.as_bytes()))
                 {
                     entries.push((m, None));
                 }
@@ -528,6 +597,9 @@ impl<T> Engine<T> {
                 break;
             }
             let r = self.rooms.get(rid);
+            if r.gw.as_ref().is_some_and(|x| x.secret) && self.member_index(id, rid).is_none() {
+                continue;
+            }
             self.scratch.clear();
             let _ = Reply::ListEntry {
                 room: &r.name,

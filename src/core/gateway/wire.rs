@@ -50,8 +50,12 @@ pub mod req {
     pub const QUIT: u8 = 0x6D;
     /// Nothing (keeps the keepalive clock running, e.g. an IRC PONG).
     pub const NOOP: u8 = 0x6E;
-    /// Change one room mode (topic lock, operator, voice).
+    /// Change one room mode (topic lock, secret, operator, voice).
     pub const MODE: u8 = 0x6F;
+    /// Set the user's own modes (invisible).
+    pub const UMODE: u8 = 0x70;
+    /// Leave a room with a reason.
+    pub const PART: u8 = 0x71;
 }
 
 /// Reply type bytes.
@@ -97,12 +101,16 @@ pub mod rep {
     pub const ROOM_INFO: u8 = 0xF3;
     /// A room mode changed (to gateway members of the room).
     pub const MODE: u8 = 0xF4;
+    /// A member left a room with a reason (to gateway members of the room).
+    pub const PARTED: u8 = 0xF5;
 }
 
 /// Room mode bits of ROOM_INFO.
 pub mod room_modes {
     /// Only operators set the topic (`+t`).
     pub const TOPIC_LOCK: u8 = 1;
+    /// Secret (`+s`): not listed to non-members.
+    pub const SECRET: u8 = 2;
 }
 
 /// Why a room request was refused (REFUSED `what`).
@@ -218,6 +226,18 @@ pub enum Request<'a> {
     },
     /// Quit with a reason.
     Quit(&'a str),
+    /// The user's own modes.
+    UserMode {
+        /// `+i`: not listed by WHO masks to those who share no room.
+        invisible: bool,
+    },
+    /// Leave a room with a reason.
+    Part {
+        /// Room.
+        room: &'a str,
+        /// Reason (may be empty).
+        reason: &'a str,
+    },
     /// Nothing.
     Noop,
 }
@@ -280,6 +300,13 @@ impl<'a> Request<'a> {
                 text: r.str16()?,
             },
             req::QUIT => Request::Quit(r.str16()?),
+            req::UMODE => Request::UserMode {
+                invisible: r.u8()? != 0,
+            },
+            req::PART => Request::Part {
+                room: r.str8()?,
+                reason: r.str16()?,
+            },
             req::NOOP => Request::Noop,
             _ => return Err(Truncated),
         };
@@ -384,6 +411,15 @@ impl<'a> Request<'a> {
                 put_str16(o, t)?;
             }
             Request::Noop => o.push(req::NOOP),
+            Request::UserMode { invisible } => {
+                o.push(req::UMODE);
+                o.push(u8::from(invisible));
+            }
+            Request::Part { room, reason } => {
+                o.push(req::PART);
+                put_str8(o, room)?;
+                put_str16(o, reason)?;
+            }
         }
         Ok(())
     }
@@ -589,6 +625,15 @@ pub enum Reply<'a> {
         /// Topic.
         topic: TopicInfo<'a>,
     },
+    /// A member left a room, with a reason.
+    Parted {
+        /// Room.
+        room: &'a str,
+        /// Who.
+        nick: &'a str,
+        /// Why (may be empty).
+        reason: &'a str,
+    },
     /// A room mode changed.
     Mode {
         /// Room.
@@ -707,6 +752,11 @@ impl<'a> Reply<'a> {
                 created_ms: r.u64()?,
                 status: r.str16()?,
                 topic: TopicInfo::read(&mut r)?,
+            },
+            rep::PARTED => Reply::Parted {
+                room: r.str8()?,
+                nick: r.str8()?,
+                reason: r.str16()?,
             },
             rep::MODE => Reply::Mode {
                 room: r.str8()?,
@@ -866,6 +916,12 @@ impl<'a> Reply<'a> {
                 put_str16(o, status)?;
                 topic.put(o)?;
             }
+            Reply::Parted { room, nick, reason } => {
+                o.push(rep::PARTED);
+                put_str8(o, room)?;
+                put_str8(o, nick)?;
+                put_str16(o, reason)?;
+            }
             Reply::Mode {
                 room,
                 by,
@@ -955,6 +1011,11 @@ mod tests {
             },
             Request::Quit("bye"),
             Request::Noop,
+            Request::UserMode { invisible: true },
+            Request::Part {
+                room: "a",
+                reason: "bye",
+            },
         ];
         for r in reqs {
             let mut out = Vec::new();
@@ -1046,6 +1107,11 @@ mod tests {
                 created_ms: 5,
                 status: "@f +g",
                 topic: t,
+            },
+            Reply::Parted {
+                room: "a",
+                nick: "b",
+                reason: "",
             },
             Reply::Mode {
                 room: "a",
