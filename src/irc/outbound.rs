@@ -263,7 +263,7 @@ impl IrcSession {
             format!("NICKLEN={}", crate::codec::MAX_NICK_LEN),
             "PREFIX=(ov)@+".to_owned(),
             "STATUSMSG=".to_owned(),
-            format!("TARGMAX=JOIN:,KICK:4,NAMES:,NOTICE:4,PART:,PRIVMSG:4,WHOIS:1"),
+            "TARGMAX=JOIN:,KICK:4,NAMES:,NOTICE:4,PART:,PRIVMSG:4,WHOIS:1".to_owned(),
             format!("TOPICLEN={}", crate::core::gateway::TOPIC_LEN),
             "UTF8ONLY".to_owned(),
         ];

@@ -207,8 +207,8 @@ impl<T> Engine<T> {
                     }
                 }
                 (
-                    u8::from(x.topic_lock) * room_modes::TOPIC_LOCK
-                        | u8::from(x.secret) * room_modes::SECRET,
+                    (u8::from(x.topic_lock) * room_modes::TOPIC_LOCK)
+                        | (u8::from(x.secret) * room_modes::SECRET),
                     x.created_ms,
                 )
             }
