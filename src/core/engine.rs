@@ -318,6 +318,22 @@ impl<T> Engine<T> {
         }
     }
 
+    /// The connection's transport gave up on the peer's input (a bad TLS
+    /// record, WebSocket frame or IRC line; the transport sends its own
+    /// goodbye): counted, and closed as an error (members see LEFT reason
+    /// `error`; operators see a peer close).
+    pub fn on_transport_error(&mut self, id: ConnId, now: Now) {
+        if self
+            .sessions
+            .get(id)
+            .is_some_and(|s| s.phase != Phase::Closing)
+        {
+            self.counters.transport_errors += 1;
+            self.close(id, CloseReason::PeerClosed, LeftReason::Error, now);
+            self.settle(now);
+        }
+    }
+
     /// Frees the spare output buffers not needed since the last call (the
     /// driver calls it about once a second). Returns the bytes of buffer
     /// capacity freed since the last call, pooled or not.

@@ -158,6 +158,10 @@ pub struct Counters {
     pub privates: u64,
     /// Connections dropped as slow consumers.
     pub slow_consumers: u64,
+    /// Connections closed because the peer broke their transport's own
+    /// protocol (a bad TLS record, WebSocket frame or IRC line).
+    #[serde(default)]
+    pub transport_errors: u64,
     /// ERRORs sent, indexed by code (index 0 unused; 1..=20).
     pub errors: Vec<u64>,
     /// Milliseconds since the server started.

@@ -3,12 +3,15 @@
 
 pub mod cli;
 pub mod config;
+pub mod config_file;
 pub mod conn;
 pub mod driver;
 pub mod fdlimit;
+pub mod listener;
 pub mod memory;
 pub mod shutdown;
 pub mod stats;
+pub mod transport;
 
 pub use cli::{ServerArgs, run};
 pub use config::ServerConfig;
