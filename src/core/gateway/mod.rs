@@ -311,6 +311,10 @@ impl<T> Engine<T> {
         outbox.deliver(&mut sessions[id], id, &changed, 1);
         for m in sessions[id].rooms.clone() {
             let room = rooms.get(m.room());
+            if room.quiet {
+                // No presence storms in quiet rooms (PROTOCOL.md 5.2).
+                continue;
+            }
             scratch.clear();
             let _ = ServerMessage::Left {
                 room: &room.name,

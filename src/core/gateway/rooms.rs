@@ -452,7 +452,12 @@ impl<T> Engine<T> {
             } = self;
             let (kicked, left) = scratch.split_at(kicked_len);
             outbox.produced += scratch.len() as u64;
-            for &m in &rooms.get(rid).members {
+            let room = rooms.get(rid);
+            for &m in &room.members {
+                // In a quiet room only the kicker and the kicked hear of it.
+                if room.quiet && m != id && m != target {
+                    continue;
+                }
                 let s = &mut sessions[m];
                 let frame = if s.gateway.is_some() { kicked } else { left };
                 outbox.deliver(s, m, frame, 1);

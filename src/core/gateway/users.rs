@@ -217,7 +217,12 @@ impl<T> Engine<T> {
             } = self;
             outbox.produced += scratch.len() as u64;
             for m in sessions[id].rooms.clone() {
-                for &member in &rooms.get(m.room()).members {
+                let room = rooms.get(m.room());
+                if room.quiet {
+                    // Departures from quiet rooms are not announced.
+                    continue;
+                }
+                for &member in &room.members {
                     if member == id {
                         continue;
                     }
