@@ -43,6 +43,8 @@ pub struct TestServer {
     pub admin: Option<SocketAddr>,
     /// The metrics endpoint, if the settings turned it on.
     pub metrics: Option<SocketAddr>,
+    /// The IRC gateway, if the settings turned it on.
+    pub irc: Option<SocketAddr>,
     pub handle: ShutdownHandle,
     join: Option<JoinHandle<std::io::Result<()>>>,
 }
@@ -53,12 +55,14 @@ impl TestServer {
         let addr = server.local_addr();
         let admin = server.admin_addr();
         let metrics = server.metrics_addr();
+        let irc = server.irc_addr();
         let handle = server.shutdown_handle();
         let join = std::thread::spawn(move || server.run());
         TestServer {
             addr,
             admin,
             metrics,
+            irc,
             handle,
             join: Some(join),
         }

@@ -148,14 +148,22 @@ impl IrcTransport {
         consumed
     }
 
-    /// Offers the engine's queue (see the transport contract).
+    /// Offers the engine's queue (see the transport contract). Translates
+    /// and writes in rounds of at most [`OUT_CAP`] held bytes until the
+    /// queue is consumed or the socket is full, so that consuming less than
+    /// offered always means the socket will report writable again.
     pub fn write(&mut self, queue: &[IoSlice<'_>]) -> Result<usize, TransportError> {
-        if !self.flush()? {
-            return Ok(0);
+        let mut consumed = 0;
+        let total: usize = queue.iter().map(|s| s.len()).sum();
+        loop {
+            if !self.flush()? {
+                return Ok(consumed);
+            }
+            if consumed == total {
+                return Ok(consumed);
+            }
+            consumed += self.translate(&rest_of(queue, consumed));
         }
-        let consumed = self.translate(queue);
-        self.flush()?;
-        Ok(consumed)
     }
 
     /// Whether lines are held.
@@ -170,6 +178,21 @@ impl IrcTransport {
         }
         let _ = self.stream.shutdown(how);
     }
+}
+
+/// The slices of `queue` after its first `skip` bytes.
+fn rest_of<'a>(queue: &'a [IoSlice<'a>], mut skip: usize) -> Vec<IoSlice<'a>> {
+    let mut out = Vec::with_capacity(queue.len());
+    for s in queue {
+        let b: &'a [u8] = s;
+        if skip >= b.len() {
+            skip -= b.len();
+            continue;
+        }
+        out.push(IoSlice::new(&b[skip..]));
+        skip = 0;
+    }
+    out
 }
 
 /// The length of the whole frame starting `s`, if its header is there.
