@@ -3,6 +3,7 @@
 //! in; its output (bytes per connection, connections to close) is collected
 //! by the driver. No sockets here, so it is tested with function calls.
 
+pub mod chunks;
 pub mod config;
 pub mod engine;
 mod handlers;
@@ -21,5 +22,7 @@ pub use session::{ConnId, Phase, Session};
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_output;
 #[cfg(test)]
 mod tests_quiet;
