@@ -40,6 +40,10 @@ pub struct CoreConfig {
     pub users: Option<std::sync::Arc<crate::accounts::UserDb>>,
     /// Only nicks in `users` may register (`--registered-only`).
     pub registered_only: bool,
+    /// Presence limit L (PROTOCOL.md section 5.2): a JOIN that takes a room
+    /// above L members makes it quiet; at L / 2 or fewer it turns back.
+    /// 0 = rooms are never quiet.
+    pub presence_limit: usize,
 }
 
 impl Default for CoreConfig {
@@ -59,6 +63,7 @@ impl Default for CoreConfig {
             max_connections_per_ip: 0,
             users: None,
             registered_only: false,
+            presence_limit: 1000,
         }
     }
 }

@@ -61,6 +61,11 @@ pub struct ServerArgs {
     #[arg(long, env = "STXCHAT_BURST",
           value_parser = clap::value_parser!(u32).range(1..))]
     pub burst: Option<u32>,
+    /// Presence limit: a room that a JOIN takes above this many members turns
+    /// quiet (no JOINED/LEFT of others, a partial member list and a member
+    /// count once a second); back to normal at half or fewer. 0 = never quiet.
+    #[arg(long, env = "STXCHAT_PRESENCE_LIMIT", default_value_t = 1000)]
+    pub presence_limit: usize,
     /// Password: the HELLO token must match it.
     #[arg(long, env = "STXCHAT_PASSWORD", hide_env_values = true)]
     pub password: Option<String>,
@@ -210,6 +215,7 @@ impl ServerArgs {
                 max_connections_per_ip: self.max_connections_per_ip,
                 users: None,
                 registered_only: self.registered_only,
+                presence_limit: self.presence_limit,
             },
             auth_workers: self
                 .auth_workers
@@ -289,7 +295,8 @@ fn log_settings(cfg: &ServerConfig) {
         target: "stxchat::server",
         "settings: bind={} name={:?} max_connections={} max_connections_per_ip={} max_payload={} \
          handshake_timeout={}ms keepalive={}s history={} default_room={:?} max_rooms_per_client={} \
-         max_outbuf={} rate={} password={} users={} registered_only={} stats_interval={:?}",
+         presence_limit={} max_outbuf={} rate={} password={} users={} registered_only={} \
+         stats_interval={:?}",
         cfg.bind,
         c.server_name,
         c.max_connections,
@@ -300,6 +307,7 @@ fn log_settings(cfg: &ServerConfig) {
         c.history,
         c.default_room.as_deref().unwrap_or(""),
         c.max_rooms_per_client,
+        c.presence_limit,
         c.max_outbuf,
         c.rate
             .map_or_else(|| "off".to_string(), |r| format!("{}/s burst {}", r.per_sec, r.burst)),
