@@ -96,17 +96,16 @@ pub fn run_connect(o: &ConnectOpts) -> Result<ConnectReport, BenchError> {
         o.connections,
     )?;
     let progress = Progress::new(c.progress);
+    // Memory per connection is counted from the server's RSS before the
+    // first round: later rounds reuse what earlier ones allocated.
+    let baseline_rss = c.server_pid.and_then(|pid| procstat::rss_kb(Some(pid)));
     let mut rounds = Vec::with_capacity(o.rounds);
     let mut server_name = None;
     let mut first_error = None;
     let mut source_addresses = 0;
     for round in 0..o.rounds {
-        let r = run_round(
-            o,
-            &round_nick_base(&base, o.rounds, round),
-            round,
-            &progress,
-        )?;
+        let nick_base = round_nick_base(&base, o.rounds, round);
+        let r = run_round(o, &nick_base, round, baseline_rss, &progress)?;
         server_name = server_name.or(r.server_name);
         first_error = first_error.or(r.first_error);
         source_addresses = r.source_addresses;
@@ -159,6 +158,7 @@ fn run_round(
     o: &ConnectOpts,
     nick_base: &str,
     round: usize,
+    baseline_rss: Option<u64>,
     progress: &Progress,
 ) -> Result<Round, BenchError> {
     let c = &o.common;
@@ -236,13 +236,14 @@ fn run_round(
     let alive_at_end = sh.pongs.load(Relaxed);
     let dropped = sh.dropped_all();
     progress.set(format!("{label}closing {registered} connections at once"));
-    let left_at = Instant::now();
-    workers.stop();
     // A server in this very process (tests) shares its CPU time with the
     // generator: its idleness cannot be told apart, so it is not measured.
-    let idle = server_pid
-        .filter(|&pid| pid != std::process::id())
-        .and_then(|pid| procstat::wait_idle(pid, left_at, IDLE_QUIET, IDLE_CAP));
+    let separate = server_pid.filter(|&pid| pid != std::process::id());
+    let left_at = Instant::now();
+    let ticks_then = separate.and_then(|pid| procstat::cpu_ticks(Some(pid)));
+    workers.stop();
+    let idle = separate
+        .and_then(|pid| procstat::wait_idle(pid, left_at, ticks_then, IDLE_QUIET, IDLE_CAP));
     let rss_after_leave = server_pid.and_then(|pid| procstat::rss_kb(Some(pid)));
 
     Ok(Round {
@@ -256,7 +257,7 @@ fn run_round(
             connects_per_s: registered as f64 / connect_s.max(1e-9),
             server_rss_kb_before: rss_before,
             server_rss_kb_after: rss_after,
-            rss_per_connection_bytes: rss_before
+            rss_per_connection_bytes: baseline_rss
                 .zip(rss_after)
                 .filter(|_| registered > 0)
                 .map(|(b, a)| (a as f64 - b as f64) * 1024.0 / registered as f64),

@@ -151,11 +151,12 @@ pub struct IdleWatch {
 }
 
 impl IdleWatch {
-    /// A watch starting at `since` (the process counts as busy then).
-    pub fn new(since: Instant, quiet: Duration) -> Self {
+    /// A watch starting at `since`, when the process had used `ticks` (it
+    /// counts as busy then).
+    pub fn new(since: Instant, ticks: Option<u64>, quiet: Duration) -> Self {
         IdleWatch {
             quiet,
-            last_ticks: None,
+            last_ticks: ticks,
             last_change: since,
         }
     }
@@ -174,10 +175,17 @@ impl IdleWatch {
 }
 
 /// Waits until process `pid` goes idle (no CPU time for `quiet`), for at
-/// most `cap`; returns how long after `since` that was. `None` if its
-/// counters cannot be read or it stays busy.
-pub fn wait_idle(pid: u32, since: Instant, quiet: Duration, cap: Duration) -> Option<Duration> {
-    let mut watch = IdleWatch::new(since, quiet);
+/// most `cap`; returns how long after `since` (when it had used
+/// `ticks_then`) that was. `None` if its counters cannot be read or it stays
+/// busy.
+pub fn wait_idle(
+    pid: u32,
+    since: Instant,
+    ticks_then: Option<u64>,
+    quiet: Duration,
+    cap: Duration,
+) -> Option<Duration> {
+    let mut watch = IdleWatch::new(since, ticks_then, quiet);
     loop {
         let now = Instant::now();
         if let Some(idle_at) = watch.feed(now, cpu_ticks(Some(pid))?) {
@@ -197,18 +205,21 @@ mod tests {
     fn idle_is_when_cpu_time_last_grew() {
         let t0 = Instant::now();
         let ms = |n| t0 + Duration::from_millis(n);
-        let mut w = IdleWatch::new(t0, Duration::from_millis(200));
+        let mut w = IdleWatch::new(t0, None, Duration::from_millis(200));
         assert_eq!(w.feed(ms(10), 100), None);
         assert_eq!(w.feed(ms(50), 104), None);
         assert_eq!(w.feed(ms(120), 110), None);
         assert_eq!(w.feed(ms(200), 110), None);
         assert_eq!(w.feed(ms(319), 110), None);
         assert_eq!(w.feed(ms(320), 110), Some(ms(120)));
-        // Busy again: the clock restarts.
-        let mut w = IdleWatch::new(t0, Duration::from_millis(200));
-        assert_eq!(w.feed(ms(0), 5), None);
+        // A reading at the start: growth by the first feed counts.
+        let mut w = IdleWatch::new(t0, Some(5), Duration::from_millis(200));
+        assert_eq!(w.feed(ms(90), 9), None);
+        assert_eq!(w.feed(ms(300), 9), Some(ms(90)));
+        // No growth at all: idle from the start.
+        let mut w = IdleWatch::new(t0, Some(5), Duration::from_millis(200));
         assert_eq!(w.feed(ms(150), 5), None);
-        assert_eq!(w.feed(ms(210), 5), Some(t0), "idle from the start");
+        assert_eq!(w.feed(ms(210), 5), Some(t0));
     }
     use super::*;
 
