@@ -42,14 +42,21 @@ fn wait_file(path: &Path, what: &str, pred: impl Fn(&str) -> bool) -> String {
         if pred(&text) {
             return text;
         }
-        assert!(Instant::now() < deadline, "no {what} in {} within {WAIT:?}: {text:?}", path.display());
+        assert!(
+            Instant::now() < deadline,
+            "no {what} in {} within {WAIT:?}: {text:?}",
+            path.display()
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
 }
 
 /// Writes one command line into ii's FIFO.
 fn ii_send(fifo: &Path, line: &str) {
-    let mut f = std::fs::OpenOptions::new().write(true).open(fifo).expect("open ii's fifo");
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .open(fifo)
+        .expect("open ii's fifo");
     writeln!(f, "{line}").expect("write to ii");
 }
 
@@ -77,7 +84,10 @@ fn temp_dir(name: &str) -> PathBuf {
 #[test]
 fn ii_and_a_native_plain_client_talk_in_one_room() {
     if !have("ii") {
-        assert!(std::env::var_os("CI").is_none(), "ii is not installed (CI installs it)");
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "ii is not installed (CI installs it)"
+        );
         eprintln!("skipped: ii is not installed");
         return;
     }
@@ -88,17 +98,30 @@ fn ii_and_a_native_plain_client_talk_in_one_room() {
         Command::new("ii")
             .arg("-i")
             .arg(&dir)
-            .args(["-s", "127.0.0.1", "-p", &irc.port().to_string(), "-n", "iiuser", "-f", "ii user"])
+            .args([
+                "-s",
+                "127.0.0.1",
+                "-p",
+                &irc.port().to_string(),
+                "-n",
+                "iiuser",
+                "-f",
+                "ii user",
+            ])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .expect("ii starts"),
     );
     let server_dir = dir.join("127.0.0.1");
-    wait_file(&server_dir.join("out"), "welcome", |t| t.contains("Welcome"));
+    wait_file(&server_dir.join("out"), "welcome", |t| {
+        t.contains("Welcome")
+    });
     ii_send(&server_dir.join("in"), "/j #cafe");
     let chan_dir = server_dir.join("#cafe");
-    wait_file(&chan_dir.join("out"), "own join", |t| t.contains("iiuser") && t.contains("joined"));
+    wait_file(&chan_dir.join("out"), "own join", |t| {
+        t.contains("iiuser") && t.contains("joined")
+    });
 
     let mut native = Reaped(
         Command::new(env!("CARGO_BIN_EXE_stxchat"))
@@ -132,13 +155,19 @@ fn ii_and_a_native_plain_client_talk_in_one_room() {
         t.contains("<nat> hello from native")
     });
     ii_send(&chan_dir.join("in"), "hello from ii");
-    expect_line(&lines, "with ii's message", |l| l == "[cafe] <iiuser> hello from ii");
+    expect_line(&lines, "with ii's message", |l| {
+        l == "[cafe] <iiuser> hello from ii"
+    });
     drop(stdin);
     let deadline = Instant::now() + WAIT;
     while !["out", "#cafe/out"].iter().any(|f| {
-        std::fs::read_to_string(server_dir.join(f)).is_ok_and(|t| t.contains("nat(nat@stxchat) has quit"))
+        std::fs::read_to_string(server_dir.join(f))
+            .is_ok_and(|t| t.contains("nat(nat@stxchat) has quit"))
     }) {
-        assert!(Instant::now() < deadline, "ii never saw the native client quit");
+        assert!(
+            Instant::now() < deadline,
+            "ii never saw the native client quit"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
     let _ = std::fs::remove_dir_all(&dir);

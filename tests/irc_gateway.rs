@@ -13,7 +13,10 @@ fn room_messages_flow_both_ways() {
     let s = irc_server(|_| {});
     let addr = s.irc.unwrap();
     let (mut irc, burst) = Irc::register(addr, "alice");
-    assert!(burst.iter().any(|l| l.ends_with(" 372 alice :- hello")), "MOTD: {burst:?}");
+    assert!(
+        burst.iter().any(|l| l.ends_with(" 372 alice :- hello")),
+        "MOTD: {burst:?}"
+    );
     irc.send("JOIN #rust");
     let j = irc.sync();
     assert_eq!(j[0], ":alice!alice@stxchat JOIN #rust");
@@ -21,7 +24,10 @@ fn room_messages_flow_both_ways() {
     nat.join("rust");
     assert_eq!(irc.sync(), [":nat!nat@stxchat JOIN #rust"]);
     nat.say("rust", "hello from native");
-    assert_eq!(irc.sync(), [":nat!nat@stxchat PRIVMSG #rust :hello from native"]);
+    assert_eq!(
+        irc.sync(),
+        [":nat!nat@stxchat PRIVMSG #rust :hello from native"]
+    );
     irc.send("PRIVMSG #rust :hello from irc");
     irc.sync();
     let m = nat.sync();
@@ -46,7 +52,10 @@ fn private_messages_flow_both_ways() {
         "{m:?}"
     );
     irc.send("PRIVMSG ghost :x");
-    assert_eq!(irc.sync(), [":stxchat 401 alice ghost :No such nick/channel"]);
+    assert_eq!(
+        irc.sync(),
+        [":stxchat 401 alice ghost :No such nick/channel"]
+    );
 }
 
 #[test]
@@ -65,7 +74,10 @@ fn join_part_quit_are_seen_both_ways_and_names_lists_everyone() {
     let mut sorted = names.clone();
     sorted.sort();
     assert_eq!(sorted, ["@alice", "bob", "nat"], "{j:?}");
-    assert_eq!(a.sync(), [":nat!nat@stxchat JOIN #mix", ":bob!bob@stxchat JOIN #mix"]);
+    assert_eq!(
+        a.sync(),
+        [":nat!nat@stxchat JOIN #mix", ":bob!bob@stxchat JOIN #mix"]
+    );
     assert_eq!(nat.sync(), [common::joined("mix", "bob")]);
     b.send("NAMES #mix");
     let n = b.sync();
@@ -80,7 +92,10 @@ fn join_part_quit_are_seen_both_ways_and_names_lists_everyone() {
     nat.join("mix");
     a.sync();
     a.send("QUIT :bye all");
-    assert_eq!(a.line().as_deref(), Some("ERROR :Closing Link: Quit: bye all"));
+    assert_eq!(
+        a.line().as_deref(),
+        Some("ERROR :Closing Link: Quit: bye all")
+    );
     assert_eq!(a.line(), None, "closed after QUIT");
     assert_eq!(nat.sync(), [common::left("mix", "alice", 1)]);
     let (mut c, _) = Irc::register(addr, "carol");
@@ -88,7 +103,10 @@ fn join_part_quit_are_seen_both_ways_and_names_lists_everyone() {
     c.sync();
     nat.sync();
     drop(nat);
-    assert_eq!(c.until(|l| cmd(l) == "QUIT"), [":nat!nat@stxchat QUIT :Quit"]);
+    assert_eq!(
+        c.until(|l| cmd(l) == "QUIT"),
+        [":nat!nat@stxchat QUIT :Quit"]
+    );
 }
 
 #[test]
@@ -99,7 +117,10 @@ fn nick_collisions_fold_ascii_case_both_ways() {
     let mut a = Irc::connect(addr);
     a.send("NICK Alice");
     a.send("USER a 0 * :A");
-    assert_eq!(a.sync(), [":stxchat 433 * Alice :Nickname is already in use"]);
+    assert_eq!(
+        a.sync(),
+        [":stxchat 433 * Alice :Nickname is already in use"]
+    );
     a.send("NICK alice2");
     assert!(a.sync().iter().any(|l| cmd(l) == "001"));
     let (_bob, _) = Irc::register(addr, "Bob");
@@ -107,7 +128,10 @@ fn nick_collisions_fold_ascii_case_both_ways() {
     n.send(common::hello("BOB"));
     n.expect(err(ErrorCode::NickTaken));
     a.send("NICK bob");
-    assert_eq!(a.sync(), [":stxchat 433 alice2 bob :Nickname is already in use"]);
+    assert_eq!(
+        a.sync(),
+        [":stxchat 433 alice2 bob :Nickname is already in use"]
+    );
 }
 
 #[test]
@@ -157,7 +181,10 @@ fn hostile_input_gets_errors_and_others_keep_being_served() {
     // Binary garbage and invalid UTF-8.
     bad.send_raw(b"\x00\x01\x02\xff\xfe\r\nPRIVMSG good :\xc3\x28\r\n");
     let l = bad.sync();
-    assert!(l.iter().all(|l| cmd(l) == "421" || cmd(l) == "FAIL"), "{l:?}");
+    assert!(
+        l.iter().all(|l| cmd(l) == "421" || cmd(l) == "FAIL"),
+        "{l:?}"
+    );
     // A CAP flood answered in order; the client is still served.
     for _ in 0..500 {
         bad.send("CAP LS 302");
@@ -200,7 +227,8 @@ fn server_password_and_connection_limit_hold_on_the_irc_port() {
     let mut full = Irc::connect(addr);
     let l = full.line();
     assert!(
-        l.as_deref().is_none_or(|l| l.starts_with("ERROR :Closing Link: server is full")),
+        l.as_deref()
+            .is_none_or(|l| l.starts_with("ERROR :Closing Link: server is full")),
         "{l:?}"
     );
 }

@@ -3,6 +3,8 @@
 //! in; its output (bytes per connection, connections to close) is collected
 //! by the driver. No sockets here, so it is tested with function calls.
 
+mod auth;
+pub mod chunks;
 pub mod config;
 pub mod engine;
 pub mod gateway;
@@ -16,12 +18,17 @@ pub mod rooms;
 pub mod session;
 pub mod timers;
 
+pub use auth::VerifyOutcome;
 pub use config::{ConfigError, CoreConfig, RateLimit};
 pub use engine::{Engine, Now};
 pub use observe::{RoomInfo, RoomSummary};
 pub use session::{ConnId, Phase, Session};
 
 #[cfg(test)]
+mod auth_tests;
+#[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_output;
 #[cfg(test)]
 mod tests_quiet;

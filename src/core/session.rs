@@ -3,7 +3,7 @@
 use std::net::SocketAddr;
 
 use crate::codec::FrameDecoder;
-use crate::core::outbuf::OutBuf;
+use crate::core::outbuf::OutQueue;
 use crate::core::rate::TokenBucket;
 use crate::core::rooms::RoomId;
 
@@ -54,13 +54,15 @@ pub struct Session<T> {
     pub(crate) nick: Option<Box<str>>,
     pub(crate) rooms: Vec<Membership>,
     pub(crate) decoder: FrameDecoder,
-    pub(crate) out: OutBuf,
+    pub(crate) out: OutQueue,
     pub(crate) last_frame_ms: u64,
     pub(crate) accepted_unix_ms: u64,
     pub(crate) connected_unix_ms: u64,
     pub(crate) bucket: Option<TokenBucket>,
     pub(crate) bytes_in: u64,
     pub(crate) bytes_out: u64,
+    /// A password check in progress (its HELLO and the input after it).
+    pub(crate) auth: Option<Box<crate::core::auth::AuthWait>>,
     /// Set for connections of a gateway listener (IRC): see `core::gateway`.
     pub(crate) gateway: Option<Box<crate::core::gateway::GatewayInfo>>,
 }

@@ -72,9 +72,8 @@ impl Hub {
 
     /// The IRC lines queued for `id` since the last call.
     fn lines(&mut self, id: ConnId) -> Vec<String> {
-        let bytes = match self.e.output(id) {
-            Some((_, pending)) => pending.to_vec(),
-            None => return Vec::new(),
+        let Some(bytes) = self.e.queued_copy(id) else {
+            return Vec::new();
         };
         self.e.consumed(id, bytes.len());
         let mut d = FrameDecoder::new(65535);
@@ -148,9 +147,8 @@ impl Hub {
 
     /// Debug renderings of the frames queued for native `id`.
     fn frames(&mut self, id: ConnId) -> Vec<String> {
-        let bytes = match self.e.output(id) {
-            Some((_, pending)) => pending.to_vec(),
-            None => return Vec::new(),
+        let Some(bytes) = self.e.queued_copy(id) else {
+            return Vec::new();
         };
         self.e.consumed(id, bytes.len());
         let mut d = FrameDecoder::new(65535);

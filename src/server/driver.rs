@@ -19,10 +19,12 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token, Waker};
 
+use crate::accounts::{VerifyJob, VerifyPool};
 use crate::admin::hub::{AdminError, AdminHub};
 use crate::core::engine::MAX_FANOUT_EXPANSION;
+use crate::core::outbuf::MAX_IOV;
 use crate::core::timers::{Deadline, TimerKind, Timers};
-use crate::core::{ConnId, Engine, Now, Phase};
+use crate::core::{ConnId, Engine, Now, Phase, VerifyOutcome};
 use crate::server::config::{FD_RESERVE, ServerConfig};
 use crate::server::conn::{Closing, Io};
 use crate::server::fdlimit::raise_nofile_limit;
@@ -62,6 +64,11 @@ const TURN_TAIL: usize = 8;
 /// once, each close queues a LEFT for every other member, and those queues
 /// are only drained (or found dead) when the turn writes.
 const EVENTS_PER_TURN: usize = 256;
+
+/// Vectored writes of one connection per loop turn, at most: more than one
+/// only when its queue has more than [`MAX_IOV`] pieces and the socket
+/// takes all it is offered.
+const WRITES_PER_TURN: usize = 4;
 
 /// How often spare output buffers left unused are given back, ms.
 const TRIM_EVERY_MS: u64 = 1000;
@@ -132,6 +139,12 @@ pub struct Server {
     stats: StatsLog,
     /// Admin listener, operator sessions, metrics feed (src/admin/hub.rs).
     admin: AdminHub,
+    /// The loop's waker (shutdown requests, password verdicts).
+    waker: Arc<Waker>,
+    /// Password checks of listed nicks, off the loop (while a users file is in force).
+    verify: Option<VerifyPool>,
+    verify_jobs: Vec<VerifyJob>,
+    resumed: Vec<ConnId>,
 }
 
 impl std::fmt::Debug for Server {
@@ -191,12 +204,20 @@ impl Server {
             cfg.core.max_connections
         );
         let stats = StatsLog::new(cfg.stats_interval);
+        let verify = match cfg.core.users {
+            Some(_) => Some(start_verify_pool(&cfg, &waker)?),
+            None => None,
+        };
         Ok(Server {
             poll,
             listeners,
             local_addr,
             engine,
-            shutdown: ShutdownHandle::new(waker),
+            shutdown: ShutdownHandle::new(waker.clone()),
+            waker,
+            verify,
+            verify_jobs: Vec::new(),
+            resumed: Vec::new(),
             signals: None,
             clock: Clock {
                 start: Instant::now(),
@@ -316,6 +337,7 @@ impl Server {
                 self.accept_all(now);
             }
             self.engine.tick(now);
+            self.verify_turn(now);
             self.closing_deadlines(now);
             self.admin.turn(&mut self.engine, self.poll.registry(), now);
             self.process_output(now);
@@ -475,12 +497,68 @@ impl Server {
         }
     }
 
+    /// Collects password verdicts, hands new checks to the worker pool
+    /// (refusing those over its queue), and queues the connections whose
+    /// held input was handled for reading again (their input waited in the
+    /// socket; readiness is edge-triggered, so the backlog reads them).
+    fn verify_turn(&mut self, now: Now) {
+        let Server {
+            verify,
+            engine,
+            verify_jobs,
+            resumed,
+            backlog,
+            cfg,
+            waker,
+            ..
+        } = self;
+        if verify.is_none() && engine.config().users.is_some() {
+            // A reload brought the first users file.
+            match start_verify_pool(cfg, waker) {
+                Ok(p) => *verify = Some(p),
+                Err(e) => {
+                    tracing::error!(target: "stxchat::server", error = %e, "cannot start the password-check threads");
+                }
+            }
+        }
+        let Some(pool) = verify else {
+            return;
+        };
+        while let Some(v) = pool.try_recv() {
+            let outcome = if v.ok {
+                VerifyOutcome::Match
+            } else {
+                VerifyOutcome::Mismatch
+            };
+            engine.on_verified(v.id, v.serial, v.peer, outcome, now);
+        }
+        engine.take_verify_jobs(verify_jobs);
+        for job in verify_jobs.drain(..) {
+            if let Err(job) = pool.submit(job) {
+                engine.on_verified(job.id, job.serial, job.peer, VerifyOutcome::Busy, now);
+            }
+        }
+        engine.take_resumed(resumed);
+        for id in resumed.drain(..) {
+            if let Some(io) = engine.io_mut(id)
+                && !io.backlogged
+            {
+                io.backlogged = true;
+                backlog.push_back(id);
+            }
+        }
+    }
+
     /// Reads from `id` until `WouldBlock` or its budget (its own and the
     /// turn's), feeding the engine.
     fn read_ready(&mut self, id: ConnId, now: Now) {
         let mut budget = self.cfg.read_budget;
         loop {
             let allowance = self.turn_read_allowance();
+            if self.engine.input_held(id) {
+                // A password check is pending: the rest waits in the socket.
+                return;
+            }
             let Some(io) = self.engine.io_mut(id) else {
                 return;
             };
@@ -642,28 +720,39 @@ impl Server {
         }
     }
 
-    /// One write of everything queued for `id` (and of the transport's
-    /// own output); WRITABLE stays armed while some is left.
+    /// Writes `id`'s queue (and the transport's own output): one vectored
+    /// write of up to [`MAX_IOV`] pieces, repeated (at most
+    /// [`WRITES_PER_TURN`] times) only while the socket took everything it
+    /// was offered and more pieces wait; WRITABLE stays armed while some
+    /// output is left.
     fn write_out(&mut self, id: ConnId, now: Now) {
-        let Some((io, pending)) = self.engine.output(id) else {
-            return;
-        };
-        let mut written = 0;
-        if !pending.is_empty() || io.transport.wants_write() {
-            match io.transport.write(&[IoSlice::new(pending)]) {
-                Ok(n) => written = n.min(pending.len()),
-                Err(e) => {
-                    self.transport_failed(id, e, now);
-                    return;
+        let mut writes = 0;
+        let (want_write, closing) = loop {
+            let mut iov = [IoSlice::new(&[]); MAX_IOV];
+            let Some((io, g)) = self.engine.output(id, &mut iov) else {
+                return;
+            };
+            let mut written = 0;
+            if g.queued > 0 || io.transport.wants_write() {
+                match io.transport.write(&iov[..g.slices]) {
+                    Ok(n) => written = n.min(g.bytes),
+                    Err(e) => {
+                        self.transport_failed(id, e, now);
+                        return;
+                    }
                 }
             }
-        }
-        let left = pending.len() - written;
-        let closing = io.closing;
-        let want_write = left > 0 || io.transport.wants_write();
-        if written > 0 {
-            self.engine.consumed(id, written);
-        }
+            let closing = io.closing;
+            let own = io.transport.wants_write();
+            if written > 0 {
+                self.engine.consumed(id, written);
+            }
+            let left = g.queued - written;
+            writes += 1;
+            if written < g.bytes || left == 0 || writes == WRITES_PER_TURN {
+                break (left > 0 || own, closing);
+            }
+        };
         let Some(io) = self.engine.io_mut(id) else {
             return;
         };
@@ -735,6 +824,18 @@ impl Server {
             let _ = self.poll.registry().deregister(io.transport.stream());
         }
     }
+}
+
+/// The password-check pool, its verdicts waking the loop.
+fn start_verify_pool(cfg: &ServerConfig, waker: &Arc<Waker>) -> io::Result<VerifyPool> {
+    let waker = waker.clone();
+    VerifyPool::new(
+        cfg.auth_workers,
+        cfg.auth_queue,
+        Arc::new(move || {
+            let _ = waker.wake();
+        }),
+    )
 }
 
 /// Errors that mean "out of descriptors or memory for now", not "broken".

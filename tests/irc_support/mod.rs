@@ -91,7 +91,9 @@ impl Irc {
     pub fn until(&mut self, stop: impl Fn(&str) -> bool) -> Vec<String> {
         let mut v = Vec::new();
         loop {
-            let l = self.line().unwrap_or_else(|| panic!("{}: EOF after {v:?}", self.nick));
+            let l = self
+                .line()
+                .unwrap_or_else(|| panic!("{}: EOF after {v:?}", self.nick));
             let done = stop(&l);
             v.push(l);
             if done {
@@ -113,7 +115,15 @@ impl Irc {
 
 /// The command or numeric of a line.
 pub fn cmd(line: &str) -> &str {
-    let l = if line.starts_with('@') { line.split_once(' ').map_or("", |x| x.1) } else { line };
-    let l = if l.starts_with(':') { l.split_once(' ').map_or("", |x| x.1) } else { l };
+    let l = if line.starts_with('@') {
+        line.split_once(' ').map_or("", |x| x.1)
+    } else {
+        line
+    };
+    let l = if l.starts_with(':') {
+        l.split_once(' ').map_or("", |x| x.1)
+    } else {
+        l
+    };
     l.split(' ').next().unwrap_or("")
 }

@@ -17,8 +17,6 @@ mod rooms;
 mod users;
 pub mod wire;
 
-use subtle::ConstantTimeEq;
-
 use crate::codec::{
     ClientMessage, ErrorCode, LeftReason, NameKey, ServerMessage, is_valid_nick, msg_type,
 };
@@ -66,6 +64,15 @@ impl<T> Engine<T> {
     pub fn accept_gateway(&mut self, peer: std::net::SocketAddr, io: T, now: Now) -> ConnId {
         let id = self.accept(peer, io, now);
         self.sessions[id].gateway = Some(Box::default());
+        if self.cfg.keepalive_secs > 0 {
+            let serial = self.sessions[id].serial;
+            self.timers.push(Deadline {
+                at_ms: now.mono_ms + u64::from(self.cfg.keepalive_secs) * 1000,
+                id,
+                serial,
+                kind: TimerKind::GatewayPing,
+            });
+        }
         id
     }
 
@@ -198,12 +205,6 @@ impl<T> Engine<T> {
         realname: &str,
         now: Now,
     ) {
-        if let Some(password) = &self.cfg.password
-            && !bool::from(token.as_bytes().ct_eq(password.as_bytes()))
-        {
-            self.error(id, ErrorCode::AuthFailed, "wrong password", now);
-            return;
-        }
         let Some(key) = NameKey::new(nick).filter(|_| is_valid_nick(nick)) else {
             self.gw_reply(
                 id,
@@ -236,17 +237,9 @@ impl<T> Engine<T> {
             token,
         })
         .encode_payload(&mut hello);
+        // The token is checked there (server password, or the nick's
+        // account password, which may complete registration later).
         self.on_frame(id, &hello, now);
-        let s = &self.sessions[id];
-        if s.phase == Phase::Registered && self.cfg.keepalive_secs > 0 {
-            let serial = s.serial;
-            self.timers.push(Deadline {
-                at_ms: now.mono_ms + u64::from(self.cfg.keepalive_secs) * 1000,
-                id,
-                serial,
-                kind: TimerKind::GatewayPing,
-            });
-        }
     }
 
     /// NICK after registration: a rename. The renamer and every gateway
@@ -352,7 +345,15 @@ impl<T> Engine<T> {
         let Some(s) = self.sessions.get_mut(d.id) else {
             return;
         };
-        if period == 0 || s.phase != Phase::Registered {
+        if period == 0 || s.phase == Phase::Closing || s.serial != d.serial {
+            return;
+        }
+        if s.phase == Phase::Pending {
+            // Registration may complete any time (a password check).
+            self.timers.push(Deadline {
+                at_ms: now.mono_ms + period,
+                ..d
+            });
             return;
         }
         let last = s.last_frame_ms;

@@ -132,10 +132,15 @@ impl IrcTransport {
                     consumed += len;
                     continue;
                 }
-                // A frame across slices: gather it.
-                self.partial.push(s[0]);
-                s = &s[1..];
-                consumed += 1;
+                // A frame across slices: gather it (its header first).
+                let want = match frame_len(&self.partial) {
+                    Some(len) => len - self.partial.len(),
+                    None => 3 - self.partial.len(),
+                };
+                let take = want.min(s.len());
+                self.partial.extend_from_slice(&s[..take]);
+                s = &s[take..];
+                consumed += take;
                 if let Some(len) = frame_len(&self.partial)
                     && self.partial.len() == len
                 {
