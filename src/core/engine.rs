@@ -314,7 +314,7 @@ impl<T> Engine<T> {
             bytes_in: 0,
             bytes_out: 0,
             auth: None,
-            gateway: None,
+            gateway: false,
         });
         if self.cfg.max_connections_per_ip > 0 {
             *self.per_ip.entry(peer.ip()).or_insert(0) += 1;
@@ -533,6 +533,7 @@ impl<T> Engine<T> {
             self.settle(now);
         }
         let mut s = self.sessions.try_remove(id)?;
+        self.gw.forget(id);
         s.out.clear(&mut self.outbox.store);
         self.index[2].remove(&s.serial);
         if self.cfg.max_connections_per_ip > 0

@@ -19,7 +19,7 @@ impl<T> Engine<T> {
         let s = &mut self.sessions[id];
         s.last_frame_ms = now.mono_ms;
         let ty = payload[0];
-        if ty >= crate::core::gateway::wire::FIRST_REQUEST && s.gateway.is_some() {
+        if ty >= crate::core::gateway::wire::FIRST_REQUEST && s.gateway {
             return self.on_gateway_frame(id, payload, now);
         }
         match s.phase {

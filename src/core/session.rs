@@ -64,7 +64,8 @@ pub struct Session<T> {
     /// A password check in progress (its HELLO and the input after it).
     pub(crate) auth: Option<Box<crate::core::auth::AuthWait>>,
     /// Set for connections of a gateway listener (IRC): see `core::gateway`.
-    pub(crate) gateway: Option<Box<crate::core::gateway::GatewayInfo>>,
+    /// (Its details are kept by the engine's gateway state, by slot.)
+    pub(crate) gateway: bool,
 }
 
 impl<T> Session<T> {

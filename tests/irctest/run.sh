@@ -2,14 +2,17 @@
 # Runs the irctest server tests of docs/IRC.md against stxchat's IRC gateway.
 #   tests/irctest/run.sh /path/to/irctest [extra pytest args...]
 # The irctest checkout must have its Python requirements installed
-# (pip install -r requirements.txt). Builds stxchat in release mode first.
+# (pip install -r requirements.txt). Builds stxchat in release mode first,
+# unless STXCHAT_BIN names the binary to test.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
 irctest="${1:?usage: run.sh IRCTEST_CHECKOUT [pytest args...]}"
 shift
-(cd "$repo" && cargo build --release --quiet)
-export STXCHAT_BIN="$repo/target/release/stxchat"
+if [ -z "${STXCHAT_BIN:-}" ]; then
+  (cd "$repo" && cargo build --release --quiet)
+  export STXCHAT_BIN="$repo/target/release/stxchat"
+fi
 export PYTHONPATH="$here${PYTHONPATH:+:$PYTHONPATH}"
 modules=(connection_registration pingpong join part messages names quit kick topic
          isupport regressions buffering who cap utf8)

@@ -51,10 +51,32 @@ pub struct GatewayInfo {
 /// Gateway settings and counters kept by the engine.
 #[derive(Debug, Default)]
 pub struct GatewayState {
+    /// Details of gateway sessions, by slot (outside `Session`, which
+    /// stays small for native connections).
+    pub(crate) info: Vec<Option<Box<GatewayInfo>>>,
     /// The password OPER must give; OPER is refused without one.
     pub(crate) oper_password: Option<Box<str>>,
     /// The last de-duplication mark handed out.
     pub(crate) mark: u64,
+}
+
+impl GatewayState {
+    /// The details of gateway session `id`.
+    pub(crate) fn info(&self, id: ConnId) -> Option<&GatewayInfo> {
+        self.info.get(id).and_then(|g| g.as_deref())
+    }
+
+    /// The details of gateway session `id`, mutably.
+    pub(crate) fn info_mut(&mut self, id: ConnId) -> Option<&mut GatewayInfo> {
+        self.info.get_mut(id).and_then(|g| g.as_deref_mut())
+    }
+
+    /// Forgets the details of the session that had slot `id`.
+    pub(crate) fn forget(&mut self, id: ConnId) {
+        if let Some(g) = self.info.get_mut(id) {
+            *g = None;
+        }
+    }
 }
 
 impl<T> Engine<T> {
@@ -63,7 +85,11 @@ impl<T> Engine<T> {
     /// may then use the gateway requests of [`wire`].
     pub fn accept_gateway(&mut self, peer: std::net::SocketAddr, io: T, now: Now) -> ConnId {
         let id = self.accept(peer, io, now);
-        self.sessions[id].gateway = Some(Box::default());
+        self.sessions[id].gateway = true;
+        if self.gw.info.len() <= id {
+            self.gw.info.resize_with(id + 1, || None);
+        }
+        self.gw.info[id] = Some(Box::default());
         if self.cfg.keepalive_secs > 0 {
             let serial = self.sessions[id].serial;
             self.timers.push(Deadline {
@@ -83,7 +109,7 @@ impl<T> Engine<T> {
 
     /// Whether the session `id` came through a gateway listener.
     pub(crate) fn is_gateway(&self, id: ConnId) -> bool {
-        self.sessions.get(id).is_some_and(|s| s.gateway.is_some())
+        self.sessions.get(id).is_some_and(|s| s.gateway)
     }
 
     /// A gateway request from a gateway session (the hook in `on_frame`).
@@ -132,7 +158,7 @@ impl<T> Engine<T> {
                 text,
             } => self.gw_notice(id, target, to_room, text, now),
             Request::UserMode { invisible } => {
-                if let Some(g) = self.sessions[id].gateway.as_mut() {
+                if let Some(g) = self.gw.info_mut(id) {
                     g.invisible = invisible;
                 }
             }
@@ -169,7 +195,7 @@ impl<T> Engine<T> {
             Ok(ClientMessage::Who { room }) => Some((room.to_owned(), false)),
             Ok(ClientMessage::Say { .. } | ClientMessage::Whisper { .. }) => {
                 let unix_ms = now.unix_ms;
-                if let Some(g) = self.sessions[id].gateway.as_mut() {
+                if let Some(g) = self.gw.info_mut(id) {
                     g.last_message_unix_ms = unix_ms;
                 }
                 None
@@ -225,7 +251,7 @@ impl<T> Engine<T> {
             );
             return;
         }
-        if let Some(g) = self.sessions[id].gateway.as_mut() {
+        if let Some(g) = self.gw.info_mut(id) {
             g.user = user.into();
             g.realname = realname.into();
             g.last_message_unix_ms = now.unix_ms;
@@ -295,10 +321,11 @@ impl<T> Engine<T> {
             outbox,
             scratch,
             cfg,
+            gw,
             ..
         } = self;
         outbox.produced += changed.len() as u64;
-        if let Some(g) = sessions[id].gateway.as_mut() {
+        if let Some(g) = gw.info_mut(id) {
             g.mark = mark;
         }
         outbox.deliver(&mut sessions[id], id, &changed, 1);
@@ -323,7 +350,7 @@ impl<T> Engine<T> {
             outbox.produced += scratch.len() as u64;
             for &member in &room.members {
                 let s = &mut sessions[member];
-                match s.gateway.as_mut() {
+                match gw.info_mut(member) {
                     Some(g) if g.mark == mark => {}
                     Some(g) => {
                         g.mark = mark;
@@ -359,9 +386,9 @@ impl<T> Engine<T> {
         let last = s.last_frame_ms;
         let due = last + period;
         if now.mono_ms >= due {
-            let ask = s
-                .gateway
-                .as_mut()
+            let ask = self
+                .gw
+                .info_mut(d.id)
                 .is_some_and(|g| g.pinged_for.replace(last) != Some(last));
             if ask {
                 self.gw_reply(d.id, &Reply::Ping);

@@ -117,7 +117,7 @@ impl<T> Engine<T> {
     /// Whether `id` may operate room `rid`: its operator, or a server operator.
     fn may_operate(&self, id: ConnId, rid: RoomId) -> bool {
         let s = &self.sessions[id];
-        if s.gateway.as_ref().is_some_and(|g| g.oper) {
+        if self.gw.info(id).is_some_and(|g| g.oper) {
             return true;
         }
         self.rooms
@@ -149,7 +149,7 @@ impl<T> Engine<T> {
         outbox.produced += scratch.len() as u64;
         for &m in &rooms.get(rid).members {
             let s = &mut sessions[m];
-            if s.gateway.is_some() {
+            if s.gateway {
                 outbox.deliver(s, m, scratch, 1);
             }
         }
@@ -396,7 +396,7 @@ impl<T> Engine<T> {
             self.error(id, ErrorCode::NoSuchRoom, "no such room", now);
             return;
         };
-        let oper = self.sessions[id].gateway.as_ref().is_some_and(|g| g.oper);
+        let oper = self.gw.info(id).is_some_and(|g| g.oper);
         if self.member_index(id, rid).is_none() && !oper {
             self.error(id, ErrorCode::NotInRoom, "not in that room", now);
             return;
@@ -459,7 +459,7 @@ impl<T> Engine<T> {
                     continue;
                 }
                 let s = &mut sessions[m];
-                let frame = if s.gateway.is_some() { kicked } else { left };
+                let frame = if s.gateway { kicked } else { left };
                 outbox.deliver(s, m, frame, 1);
             }
         }
@@ -512,7 +512,7 @@ impl<T> Engine<T> {
                     continue;
                 }
                 let s = &mut sessions[m];
-                let frame = if s.gateway.is_some() { parted } else { left };
+                let frame = if s.gateway { parted } else { left };
                 outbox.deliver(s, m, frame, 1);
             }
         }
@@ -546,7 +546,7 @@ impl<T> Engine<T> {
                 }
                 let s = &self.sessions[m];
                 let nick = s.nick.as_deref().unwrap_or("");
-                let g = s.gateway.as_deref();
+                let g = self.gw.info(m);
                 let fields = [
                     nick,
                     g.map_or(nick, |g| &g.user),
@@ -580,7 +580,7 @@ impl<T> Engine<T> {
             let room_name = rid.map_or("", |r| &self.rooms.get(r).name);
             let s = &self.sessions[m];
             let host = s.peer.ip().to_string();
-            let (user, flags) = user_info(s, &host, chanop);
+            let (user, flags) = user_info(s, self.gw.info(m), &host, chanop);
             self.scratch.clear();
             let _ = Reply::WhoEntry {
                 room: room_name,
@@ -626,11 +626,11 @@ impl<T> Engine<T> {
 /// user and real name).
 pub(crate) fn user_info<'s, T>(
     s: &'s Session<T>,
+    g: Option<&'s crate::core::gateway::GatewayInfo>,
     host: &'s str,
     chanop: bool,
 ) -> (UserInfo<'s>, u8) {
     let nick = s.nick.as_deref().unwrap_or("");
-    let g = s.gateway.as_deref();
     let mut flags = 0;
     if let Some(g) = g {
         flags |= who_flags::GATEWAY;

@@ -16,7 +16,7 @@ impl<T> Engine<T> {
     /// AWAY: set (non-empty text) or clear the away message.
     pub(crate) fn gw_away(&mut self, id: ConnId, text: &str) {
         let away = !text.is_empty();
-        if let Some(g) = self.sessions[id].gateway.as_mut() {
+        if let Some(g) = self.gw.info_mut(id) {
             g.away = away.then(|| text.into());
         }
         self.gw_reply(id, &Reply::Away(away));
@@ -40,8 +40,8 @@ impl<T> Engine<T> {
             rooms.extend_from_slice(r.name.as_bytes());
         }
         let host = s.peer.ip().to_string();
-        let (user, _) = user_info(s, &host, false);
-        let g = s.gateway.as_deref();
+        let g = self.gw.info(target);
+        let (user, _) = user_info(s, g, &host, false);
         let last = g.map_or(s.connected_unix_ms, |g| g.last_message_unix_ms);
         self.scratch.clear();
         let _ = Reply::Whois {
@@ -62,7 +62,7 @@ impl<T> Engine<T> {
             .oper_password
             .as_deref()
             .is_some_and(|p| bool::from(p.as_bytes().ct_eq(password.as_bytes())));
-        if ok && let Some(g) = self.sessions[id].gateway.as_mut() {
+        if ok && let Some(g) = self.gw.info_mut(id) {
             g.oper = true;
         }
         self.gw_reply(id, &Reply::Oper(ok));
@@ -140,7 +140,7 @@ impl<T> Engine<T> {
             let (notice, message) = scratch.split_at(split);
             for &m in &rooms.get(rid).members {
                 let s = &mut sessions[m];
-                let frame = if s.gateway.is_some() { notice } else { message };
+                let frame = if s.gateway { notice } else { message };
                 outbox.deliver(s, m, frame, 1);
             }
         } else {
@@ -156,7 +156,7 @@ impl<T> Engine<T> {
             }
             self.seq += 1;
             self.scratch.clear();
-            if self.sessions[to].gateway.is_some() {
+            if self.sessions[to].gateway {
                 let _ = Reply::Notice {
                     from: &from,
                     to: &to_nick,
@@ -177,7 +177,7 @@ impl<T> Engine<T> {
             }
             self.send_scratch(to, 1);
         }
-        if let Some(g) = self.sessions[id].gateway.as_mut() {
+        if let Some(g) = self.gw.info_mut(id) {
             g.last_message_unix_ms = now.unix_ms;
         }
     }
@@ -213,6 +213,7 @@ impl<T> Engine<T> {
                 rooms,
                 outbox,
                 scratch,
+                gw,
                 ..
             } = self;
             outbox.produced += scratch.len() as u64;
@@ -227,7 +228,7 @@ impl<T> Engine<T> {
                         continue;
                     }
                     let s = &mut sessions[member];
-                    if let Some(g) = s.gateway.as_mut()
+                    if let Some(g) = gw.info_mut(member)
                         && g.mark != mark
                     {
                         g.mark = mark;
