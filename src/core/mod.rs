@@ -6,6 +6,7 @@
 pub mod config;
 pub mod engine;
 mod handlers;
+mod nicks;
 pub mod observe;
 mod operator;
 pub mod outbuf;
