@@ -108,6 +108,8 @@ pub struct Engine<T> {
     pub(crate) index: [BTreeMap<u64, ConnId>; 3],
     pub(crate) events: Option<Vec<ConnEvent>>,
     pub(crate) started_mono_ms: Option<u64>,
+    /// Password checks for the driver's worker pool (see `auth.rs`).
+    pub(crate) auth: crate::core::auth::AuthState,
     /// Quiet rooms whose member count changed since their last ROOM
     /// broadcast (each once: see `Room::count_dirty`; stale slots skipped).
     pub(crate) count_dirty: Vec<RoomId>,
@@ -164,6 +166,7 @@ impl<T> Engine<T> {
             index: Default::default(),
             events: None,
             started_mono_ms: None,
+            auth: Default::default(),
             count_dirty: Vec::new(),
             counts_due_ms: None,
             pick: Vec::new(),
@@ -251,6 +254,7 @@ impl<T> Engine<T> {
             bucket,
             bytes_in: 0,
             bytes_out: 0,
+            auth: None,
         });
         if self.cfg.max_connections_per_ip > 0 {
             *self.per_ip.entry(peer.ip()).or_insert(0) += 1;
@@ -278,6 +282,17 @@ impl<T> Engine<T> {
         }
         s.bytes_in += bytes.len() as u64;
         self.counters.bytes_in += bytes.len() as u64;
+        if self.hold_input(id, bytes, now) {
+            self.settle(now);
+            return;
+        }
+        self.decode_input(id, bytes, now);
+    }
+
+    /// Handles every complete frame of `bytes` (already counted as input);
+    /// what follows a HELLO whose password is being checked is held.
+    pub(crate) fn decode_input(&mut self, id: ConnId, bytes: &[u8], now: Now) {
+        let s = &mut self.sessions[id];
         let mut decoder = std::mem::replace(&mut s.decoder, FrameDecoder::new(1));
         let mut input = bytes;
         loop {
@@ -299,6 +314,10 @@ impl<T> Engine<T> {
                 }
             }
             if self.sessions[id].phase == Phase::Closing {
+                break;
+            }
+            if self.sessions[id].auth.is_some() {
+                self.hold_input(id, input, now);
                 break;
             }
         }
@@ -362,6 +381,7 @@ impl<T> Engine<T> {
                 (TimerKind::Handshake, Phase::Pending) => {
                     self.fail(d.id, ErrorCode::Timeout, "handshake timeout", now);
                 }
+                (TimerKind::AuthStart, Phase::Pending) => self.start_verification(d.id, now),
                 // A registered connection's handshake deadline doubles as its
                 // first keepalive check, unless registration scheduled one
                 // of its own (a keepalive shorter than the handshake timeout).
