@@ -28,6 +28,11 @@ pub struct ServerConfig {
     /// Operator side: admin listener, its token, metrics endpoint (all off
     /// by default here; the command line turns the admin listener on).
     pub admin: crate::admin::config::AdminConfig,
+    /// Threads that check passwords of listed nicks (started only when a
+    /// users file is in force).
+    pub auth_workers: usize,
+    /// Password checks that may wait for a worker (beyond: server_full).
+    pub auth_queue: usize,
 }
 
 impl Default for ServerConfig {
@@ -42,6 +47,8 @@ impl Default for ServerConfig {
             close_drain: Duration::from_secs(1),
             accept_backoff: Duration::from_millis(100),
             admin: crate::admin::config::AdminConfig::default(),
+            auth_workers: 1,
+            auth_queue: 256,
         }
     }
 }
