@@ -9,6 +9,7 @@ pub mod config;
 pub mod engine;
 pub mod gateway;
 mod handlers;
+mod nicks;
 pub mod observe;
 mod operator;
 pub mod outbuf;

@@ -6,6 +6,7 @@
 
 use std::io;
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use mio::net::{TcpListener, TcpStream};
 
@@ -28,6 +29,9 @@ pub enum ListenerKind {
     Plain,
     /// IRC (`--irc-bind`), with the gateway's settings.
     Irc(std::sync::Arc<crate::irc::IrcConfig>),
+    /// Chat-protocol frames over TLS (`--tls-bind`), with the certificate
+    /// in force (replaced on reload; connections keep the one they began with).
+    Tls(Arc<rustls::ServerConfig>),
 }
 
 impl ListenerKind {
@@ -36,6 +40,7 @@ impl ListenerKind {
         match self {
             ListenerKind::Plain => "plain",
             ListenerKind::Irc(_) => "irc",
+            ListenerKind::Tls(_) => "tls",
         }
     }
 
@@ -45,6 +50,9 @@ impl ListenerKind {
             ListenerKind::Plain => Ok(Transport::plain(stream)),
             ListenerKind::Irc(cfg) => Ok(Transport::Irc(Box::new(
                 crate::server::transport::irc::IrcTransport::new(stream, cfg.clone()),
+            ))),
+            ListenerKind::Tls(cfg) => Ok(Transport::Tls(Box::new(
+                crate::server::transport::tls::TlsTransport::new(stream, cfg.clone())?,
             ))),
         }
     }

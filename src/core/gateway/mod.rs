@@ -241,7 +241,7 @@ impl<T> Engine<T> {
             );
             return;
         };
-        if self.nicks.contains_key(key.as_str()) {
+        if self.nick_slot(key.as_str()).is_some() {
             self.gw_reply(
                 id,
                 &Reply::NickRefused {
@@ -288,9 +288,8 @@ impl<T> Engine<T> {
             return;
         };
         if self
-            .nicks
-            .get(key.as_str())
-            .is_some_and(|&other| other != id)
+            .nick_slot(key.as_str())
+            .is_some_and(|other| other != id)
         {
             self.gw_reply(
                 id,
@@ -301,11 +300,11 @@ impl<T> Engine<T> {
             );
             return;
         }
-        if let Some(old_key) = NameKey::new(&old) {
-            self.nicks.remove(old_key.as_str());
-        }
-        self.nicks.insert(key.as_str().into(), id);
+        self.nicks.remove(&old, id);
         self.sessions[id].nick = Some(nick.into());
+        let sessions = &self.sessions;
+        self.nicks
+            .insert(nick, id, |m| sessions[m].nick.as_deref().unwrap_or(""));
         self.gw.mark += 1;
         let mark = self.gw.mark;
         self.scratch.clear();

@@ -7,7 +7,7 @@
 //! do everything operators may in any room. Native clients have no
 //! requests for any of this; they see a kick as LEFT reason 6.
 
-use crate::codec::{ErrorCode, LeftReason, NameKey, ServerMessage};
+use crate::codec::{ErrorCode, LeftReason, ServerMessage};
 use crate::core::engine::{Engine, Now};
 use crate::core::gateway::wire::{Reply, TopicInfo, UserInfo, refused, room_modes, who_flags};
 use crate::core::rooms::RoomId;
@@ -129,7 +129,7 @@ impl<T> Engine<T> {
 
     /// The slot of the registered nick `nick`, if any.
     pub(crate) fn gw_find_nick(&self, nick: &str) -> Option<ConnId> {
-        NameKey::new(nick).and_then(|k| self.nicks.get(k.as_str()).copied())
+        self.nick_slot(nick)
     }
 
     /// Whether `id` is a member of `rid`; its index in the session's rooms.

@@ -81,6 +81,7 @@
 
 pub mod irc;
 pub mod plain;
+pub mod tls;
 
 use std::io::{self, IoSlice};
 
@@ -94,6 +95,8 @@ pub enum Transport {
     Plain(TcpStream),
     /// IRC lines, translated (`--irc-bind`).
     Irc(Box<irc::IrcTransport>),
+    /// Chat-protocol frames inside TLS (rustls).
+    Tls(Box<tls::TlsTransport>),
 }
 
 /// What one [`Transport::read`] gave.
@@ -143,6 +146,7 @@ impl Transport {
         match self {
             Transport::Plain(s) => s,
             Transport::Irc(t) => t.stream(),
+            Transport::Tls(t) => t.stream(),
         }
     }
 
@@ -152,6 +156,7 @@ impl Transport {
         match self {
             Transport::Plain(s) => plain::read(s, buf),
             Transport::Irc(t) => t.read(buf),
+            Transport::Tls(t) => t.read(buf),
         }
     }
 
@@ -162,6 +167,7 @@ impl Transport {
         match self {
             Transport::Plain(s) => plain::write(s, queue),
             Transport::Irc(t) => t.write(queue),
+            Transport::Tls(t) => t.write(queue),
         }
     }
 
@@ -171,6 +177,7 @@ impl Transport {
         match self {
             Transport::Plain(_) => false,
             Transport::Irc(t) => t.wants_write(),
+            Transport::Tls(t) => t.wants_write(),
         }
     }
 
@@ -180,6 +187,7 @@ impl Transport {
         match self {
             Transport::Plain(s) => plain::shutdown(s, std::net::Shutdown::Write),
             Transport::Irc(t) => t.shutdown(std::net::Shutdown::Write),
+            Transport::Tls(t) => t.shutdown_write(),
         }
     }
 
@@ -188,6 +196,7 @@ impl Transport {
         match self {
             Transport::Plain(s) => plain::shutdown(s, std::net::Shutdown::Both),
             Transport::Irc(t) => t.shutdown(std::net::Shutdown::Both),
+            Transport::Tls(t) => t.abort(),
         }
     }
 
