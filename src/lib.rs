@@ -8,6 +8,7 @@
 //! - [`client`]: the terminal client (full-screen and plain modes).
 //! - [`admin`]: the operator channel, `stxchat top` and Prometheus metrics.
 //! - [`bench`]: the load generator behind `stxchat bench`.
+//! - [`web`]: the browser chat client, operator page and WebSocket listener.
 
 pub mod admin;
 pub mod bench;
@@ -15,3 +16,4 @@ pub mod client;
 pub mod codec;
 pub mod core;
 pub mod server;
+pub mod web;
