@@ -166,6 +166,7 @@ enum Server {
     Members(String, u8, Vec<String>),
     Pong(u64),
     Error(u16, String),
+    Room(String, u8, u32),
 }
 
 impl Server {
@@ -217,6 +218,11 @@ impl Server {
                 code: *code,
                 detail,
             },
+            Server::Room(room, flags, members) => ServerMessage::Room {
+                room,
+                flags: *flags,
+                members: *members,
+            },
         })
     }
 }
@@ -238,10 +244,11 @@ fn server() -> impl Strategy<Value = Server> {
             .prop_map(|(f, s, t, a, b, x)| Server::Private(f, s, t, a, b, x)),
         (room(), nick()).prop_map(|(r, n)| Server::Joined(r, n)),
         (room(), nick(), 0u8..=6).prop_map(|(r, n, x)| Server::Left(r, n, x)),
-        (room(), 0u8..=1, proptest::collection::vec(nick(), 0..20))
+        (room(), 0u8..=3, proptest::collection::vec(nick(), 0..20))
             .prop_map(|(r, f, l)| Server::Members(r, f, l)),
         any::<u64>().prop_map(Server::Pong),
-        (1u16..=20, text()).prop_map(|(c, d)| Server::Error(c, d)),
+        (1u16..=21, text()).prop_map(|(c, d)| Server::Error(c, d)),
+        (room(), 0u8..=1, any::<u32>()).prop_map(|(r, f, m)| Server::Room(r, f, m)),
     ]
 }
 

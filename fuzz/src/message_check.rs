@@ -23,8 +23,8 @@ use stxchat::codec::{
 
 /// Client-to-server type bytes (HELLO..=BYE).
 const CLIENT_TYPES: std::ops::RangeInclusive<u8> = 0x01..=0x08;
-/// Server-to-client type bytes (WELCOME..=ERROR).
-const SERVER_TYPES: std::ops::RangeInclusive<u8> = 0x81..=0x88;
+/// Server-to-client type bytes (WELCOME..=ROOM).
+const SERVER_TYPES: std::ops::RangeInclusive<u8> = 0x81..=0x89;
 
 /// Checks both decoders on one payload (properties in the module doc).
 pub fn check_payload(payload: &[u8]) {
@@ -152,6 +152,7 @@ fn check_server(payload: &[u8]) {
             );
         }
         ServerMessage::Error { detail, .. } => check_text(detail),
+        ServerMessage::Room { room, .. } => check_name(room),
         ServerMessage::Pong { .. } => {}
     }
 }

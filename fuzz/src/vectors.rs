@@ -145,6 +145,22 @@ fn extra_payloads() -> Vec<(&'static str, Vec<u8>)> {
         ),
         ("pong", ServerMessage::Pong { token: 42 }),
         (
+            "members-partial",
+            ServerMessage::Members {
+                room: "lobby",
+                flags: stxchat::codec::FLAG_PARTIAL,
+                nicks: stxchat::codec::NickList::List(&nicks),
+            },
+        ),
+        (
+            "room",
+            ServerMessage::Room {
+                room: "lobby",
+                flags: stxchat::codec::ROOM_QUIET,
+                members: 19_342,
+            },
+        ),
+        (
             "error",
             ServerMessage::Error {
                 code: 9,

@@ -179,6 +179,13 @@ fn encode_counters(enc: &mut DescriptorEncoder<'_>, c: &Counters) -> Result<(), 
         None,
         &ConstCounter::new(c.slow_consumers),
     )?;
+    metric(
+        enc,
+        "transport_errors",
+        "Connections closed because the peer broke their transport's protocol (TLS, WebSocket, IRC).",
+        None,
+        &ConstCounter::new(c.transport_errors),
+    )?;
     {
         let counter = ConstCounter::new(0u64);
         let mut family = enc.encode_descriptor(
@@ -327,6 +334,7 @@ mod tests {
             messages: 8_000,
             privates: 40,
             slow_consumers: 5,
+            transport_errors: 3,
             errors,
             uptime_ms: 61_500,
         }
@@ -387,6 +395,7 @@ mod tests {
         assert_eq!(v("stxchat_messages_total", None), 8_000.0);
         assert_eq!(v("stxchat_privates_total", None), 40.0);
         assert_eq!(v("stxchat_slow_consumers_total", None), 5.0);
+        assert_eq!(v("stxchat_transport_errors_total", None), 3.0);
         assert_eq!(
             v("stxchat_errors_total", Some(("code", "rate_limited"))),
             7.0

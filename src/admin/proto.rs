@@ -650,6 +650,9 @@ impl AdminResponse {
                         messages: f[11],
                         privates: f[12],
                         slow_consumers: f[13],
+                        // Not carried by the admin channel (its wire
+                        // format is fixed); exported on /metrics.
+                        transport_errors: 0,
                         errors,
                     },
                     rates: Rates {
@@ -908,6 +911,7 @@ mod tests {
             messages: 11,
             privates: 12,
             slow_consumers: 13,
+            transport_errors: 0,
             errors: vec![0; 21],
             uptime_ms: 14,
         };

@@ -263,6 +263,15 @@ pub enum Incoming {
         /// Detail.
         detail: String,
     },
+    /// ROOM (version 2): a room's presence summary.
+    Room {
+        /// Room.
+        room: String,
+        /// Bit 0: the room is quiet.
+        flags: u8,
+        /// Member count.
+        members: u32,
+    },
 }
 
 impl Incoming {
@@ -329,6 +338,15 @@ impl Incoming {
             ServerMessage::Error { code, detail } => Incoming::Error {
                 code,
                 detail: detail.to_owned(),
+            },
+            ServerMessage::Room {
+                room,
+                flags,
+                members,
+            } => Incoming::Room {
+                room: room.to_owned(),
+                flags,
+                members,
             },
         }
     }

@@ -34,6 +34,7 @@ pub fn error_sentence(code: u16) -> &'static str {
         ErrorCode::AlreadyRegistered => "already registered",
         ErrorCode::TooLong => "the message is too long; it was dropped",
         ErrorCode::Kicked => "you were removed by an operator",
+        ErrorCode::Unavailable => "the server could not reach its cluster; nothing was done",
     }
 }
 

@@ -561,7 +561,8 @@ impl<T: From<ClientEvent>> Controller<T> {
     /// Handles one server message.
     fn incoming(&mut self, s: &mut Session, msg: Incoming) -> Result<(), End> {
         match msg {
-            Incoming::Welcome { .. } => {}
+            // This client says version 1 in HELLO, so no ROOM comes.
+            Incoming::Welcome { .. } | Incoming::Room { .. } => {}
             Incoming::Message {
                 replayed,
                 seq,

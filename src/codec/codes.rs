@@ -44,11 +44,14 @@ pub enum ErrorCode {
     TooLong = 19,
     /// Removed by an operator; closes.
     Kicked = 20,
+    /// A server of a cluster could not reach the cluster; the request had
+    /// no effect. Closes only when it answers HELLO (new in version 2).
+    Unavailable = 21,
 }
 
 impl ErrorCode {
     /// Every code, in numeric order.
-    pub const ALL: [ErrorCode; 20] = [
+    pub const ALL: [ErrorCode; 21] = [
         ErrorCode::BadFrame,
         ErrorCode::Malformed,
         ErrorCode::UnknownType,
@@ -69,9 +72,19 @@ impl ErrorCode {
         ErrorCode::AlreadyRegistered,
         ErrorCode::TooLong,
         ErrorCode::Kicked,
+        ErrorCode::Unavailable,
     ];
 
-    /// The code for a wire value, if it is one of 1..=20.
+    /// The length of a counter table indexed by wire value (`code as usize`,
+    /// index 0 unused): one more than the highest code.
+    pub const SLOTS: usize = ErrorCode::ALL.len() + 1;
+
+    /// A zeroed counter table indexed by wire value ([`ErrorCode::SLOTS`]).
+    pub fn counter_table() -> Vec<u64> {
+        vec![0; ErrorCode::SLOTS]
+    }
+
+    /// The code for a wire value, if it is one of 1..=21.
     pub fn from_u16(v: u16) -> Option<ErrorCode> {
         ErrorCode::ALL.get(usize::from(v).checked_sub(1)?).copied()
     }
@@ -104,14 +117,16 @@ impl ErrorCode {
             ErrorCode::AlreadyRegistered => "already_registered",
             ErrorCode::TooLong => "too_long",
             ErrorCode::Kicked => "kicked",
+            ErrorCode::Unavailable => "unavailable",
         }
     }
 
     /// Whether the server closes the connection after sending this code.
-    /// `bad_name` closes only during HELLO (`registered == false`).
+    /// `bad_name` and `unavailable` close only when they answer HELLO
+    /// (`registered == false`).
     pub fn closes(self, registered: bool) -> bool {
         match self {
-            ErrorCode::BadName => !registered,
+            ErrorCode::BadName | ErrorCode::Unavailable => !registered,
             ErrorCode::BadFrame
             | ErrorCode::NotRegistered
             | ErrorCode::BadVersion
@@ -198,7 +213,11 @@ mod tests {
             assert_eq!(ErrorCode::from_u16(c.as_u16()), Some(*c));
         }
         assert_eq!(ErrorCode::from_u16(0), None);
-        assert_eq!(ErrorCode::from_u16(21), None);
+        assert_eq!(ErrorCode::from_u16(22), None);
+        assert_eq!(ErrorCode::SLOTS, 22);
+        assert_eq!(ErrorCode::counter_table().len(), ErrorCode::SLOTS);
+        let max = ErrorCode::ALL.iter().map(|c| c.as_u16()).max().unwrap();
+        assert_eq!(usize::from(max) + 1, ErrorCode::SLOTS);
         let closing: Vec<u16> = ErrorCode::ALL
             .iter()
             .filter(|c| c.closes(true))
@@ -207,6 +226,9 @@ mod tests {
         assert_eq!(closing, vec![1, 4, 5, 7, 8, 14, 15, 16, 17, 20]);
         assert!(ErrorCode::BadName.closes(false));
         assert!(!ErrorCode::BadName.closes(true));
+        assert!(ErrorCode::Unavailable.closes(false));
+        assert!(!ErrorCode::Unavailable.closes(true));
+        assert_eq!(ErrorCode::Unavailable.name(), "unavailable");
     }
 
     #[test]

@@ -7,7 +7,9 @@
 //! answers them differently depending on context.
 
 use crate::codec::frame::{FrameTooLong, begin_frame, end_frame};
-use crate::codec::wire::{FieldTooLong, Reader, Truncated, put_str8, put_str16, put_u16, put_u64};
+use crate::codec::wire::{
+    FieldTooLong, Reader, Truncated, put_str8, put_str16, put_u16, put_u32, put_u64,
+};
 
 /// Message type bytes.
 pub mod msg_type {
@@ -43,6 +45,8 @@ pub mod msg_type {
     pub const PONG: u8 = 0x87;
     /// Server ERROR.
     pub const ERROR: u8 = 0x88;
+    /// Server ROOM (version 2 only).
+    pub const ROOM: u8 = 0x89;
 }
 
 /// Why a payload did not decode into a message.
@@ -125,7 +129,8 @@ pub fn frame_with(
 pub enum ClientMessage<'a> {
     /// Registration: protocol version, nick, password token.
     Hello {
-        /// Protocol version (1).
+        /// Protocol version (1 or 2; the codec accepts any byte, the
+        /// engine answers others with `bad_version`).
         version: u8,
         /// Requested nick.
         nick: &'a str,
@@ -362,7 +367,8 @@ pub enum ServerMessage<'a> {
     Members {
         /// Room.
         room: &'a str,
-        /// Bit 0: more MEMBERS frames for this room follow.
+        /// Bit 0 ([`FLAG_MORE`]): more MEMBERS frames for this room follow;
+        /// bit 1 ([`FLAG_PARTIAL`], version 2): a quiet room's partial list.
         flags: u8,
         /// The nicks in this frame.
         nicks: NickList<'a>,
@@ -379,12 +385,25 @@ pub enum ServerMessage<'a> {
         /// Human-readable detail.
         detail: &'a str,
     },
+    /// A room's presence summary (version 2 only, section 5).
+    Room {
+        /// Room.
+        room: &'a str,
+        /// Bit 0 ([`ROOM_QUIET`]): the room is quiet.
+        flags: u8,
+        /// The member count when the frame was produced.
+        members: u32,
+    },
 }
 
 /// Flag bit 0 of MESSAGE/PRIVATE: replayed from history.
 pub const FLAG_REPLAYED: u8 = 1;
 /// Flag bit 0 of MEMBERS: more frames follow.
 pub const FLAG_MORE: u8 = 1;
+/// Flag bit 1 of MEMBERS (version 2): the partial list of a quiet room.
+pub const FLAG_PARTIAL: u8 = 2;
+/// Flag bit 0 of ROOM: the room is quiet.
+pub const ROOM_QUIET: u8 = 1;
 
 impl<'a> ServerMessage<'a> {
     /// Decodes a payload (type byte first).
@@ -444,6 +463,11 @@ impl<'a> ServerMessage<'a> {
                 code: r.u16()?,
                 detail: r.str16()?,
             },
+            msg_type::ROOM => ServerMessage::Room {
+                room: r.str8()?,
+                flags: r.u8()?,
+                members: r.u32()?,
+            },
             other => return Err(MessageError::UnknownType(other)),
         };
         r.finish()?;
@@ -461,6 +485,7 @@ impl<'a> ServerMessage<'a> {
             ServerMessage::Members { .. } => msg_type::MEMBERS,
             ServerMessage::Pong { .. } => msg_type::PONG,
             ServerMessage::Error { .. } => msg_type::ERROR,
+            ServerMessage::Room { .. } => msg_type::ROOM,
         }
     }
 
@@ -532,6 +557,15 @@ impl<'a> ServerMessage<'a> {
                 put_u16(out, code);
                 put_str16(out, detail)?;
             }
+            ServerMessage::Room {
+                room,
+                flags,
+                members,
+            } => {
+                put_str8(out, room)?;
+                out.push(flags);
+                put_u32(out, members);
+            }
         }
         Ok(())
     }
@@ -599,6 +633,42 @@ pub fn encode_members<'n>(
             return Ok(frames);
         }
     }
+}
+
+/// Encodes the one MEMBERS frame of a quiet room (section 5.2): `flags` bit 1
+/// set, bit 0 clear, holding the first nicks of `nicks` in order, at most
+/// `limit` of them and as many as fit `max_payload`. Stops reading `nicks` at
+/// the first that does not fit. Returns how many nicks the frame carries.
+pub fn encode_partial_members<'n>(
+    out: &mut Vec<u8>,
+    max_payload: usize,
+    room: &str,
+    limit: usize,
+    nicks: impl IntoIterator<Item = &'n str>,
+) -> Result<usize, EncodeError> {
+    let start = begin_frame(out);
+    out.push(msg_type::MEMBERS);
+    put_str8(out, room).inspect_err(|_| out.truncate(start))?;
+    out.push(FLAG_PARTIAL);
+    let count_at = out.len();
+    out.extend_from_slice(&[0, 0]);
+    let mut used = 1 + 1 + room.len() + 1 + 2;
+    let mut count: u16 = 0;
+    let limit = limit.min(usize::from(u16::MAX));
+    for n in nicks {
+        if usize::from(count) == limit || used + 1 + n.len() > max_payload {
+            break;
+        }
+        if put_str8(out, n).is_err() {
+            out.truncate(start);
+            return Err(EncodeError::FieldTooLong);
+        }
+        used += 1 + n.len();
+        count += 1;
+    }
+    out[count_at..count_at + 2].copy_from_slice(&count.to_be_bytes());
+    end_frame(out, start, max_payload)?;
+    Ok(usize::from(count))
 }
 
 #[cfg(test)]
@@ -725,5 +795,103 @@ mod tests {
         let mut q = Vec::new();
         d.encode_payload(&mut q).unwrap();
         assert_eq!(p, q);
+    }
+
+    #[test]
+    fn room_matches_its_layout_and_round_trips() {
+        let m = ServerMessage::Room {
+            room: "lobby",
+            flags: ROOM_QUIET,
+            members: 19_342,
+        };
+        let mut p = Vec::new();
+        m.encode_payload(&mut p).unwrap();
+        assert_eq!(
+            p,
+            [0x89, 5, b'l', b'o', b'b', b'b', b'y', 1, 0, 0, 0x4b, 0x8e]
+        );
+        assert_eq!(ServerMessage::decode(&p), Ok(m));
+        assert_eq!(m.type_byte(), msg_type::ROOM);
+        // A byte short or one left over is malformed, not unknown.
+        assert_eq!(
+            ServerMessage::decode(&p[..p.len() - 1]),
+            Err(MessageError::Malformed)
+        );
+        p.push(0);
+        assert_eq!(ServerMessage::decode(&p), Err(MessageError::Malformed));
+        assert_eq!(
+            ClientMessage::decode(&[0x89]),
+            Err(MessageError::UnknownType(0x89))
+        );
+    }
+
+    #[test]
+    fn members_flag_bit_1_and_hello_version_2_decode() {
+        let list = ["a"];
+        for flags in [FLAG_PARTIAL, FLAG_PARTIAL | FLAG_MORE] {
+            let m = ServerMessage::Members {
+                room: "r",
+                flags,
+                nicks: NickList::List(&list),
+            };
+            let mut p = Vec::new();
+            m.encode_payload(&mut p).unwrap();
+            assert_eq!(ServerMessage::decode(&p), Ok(m));
+        }
+        let mut p = Vec::new();
+        ClientMessage::Hello {
+            version: 2,
+            nick: "n",
+            token: "",
+        }
+        .encode_payload(&mut p)
+        .unwrap();
+        assert!(matches!(
+            ClientMessage::decode(&p),
+            Ok(ClientMessage::Hello { version: 2, .. })
+        ));
+    }
+
+    #[test]
+    fn partial_members_is_one_frame_bounded_by_limit_and_payload() {
+        let names: Vec<String> = (0..300).map(|i| format!("user{i:03}")).collect();
+        // By count.
+        let mut out = Vec::new();
+        let n = encode_partial_members(
+            &mut out,
+            4096,
+            "lobby",
+            100,
+            names.iter().map(String::as_str),
+        )
+        .unwrap();
+        assert_eq!(n, 100);
+        let fs = frames(&out);
+        assert_eq!(fs.len(), 1);
+        match ServerMessage::decode(&fs[0]).unwrap() {
+            ServerMessage::Members { flags, nicks, .. } => {
+                assert_eq!(flags, FLAG_PARTIAL);
+                let got: Vec<&str> = nicks.iter().collect();
+                assert_eq!(
+                    got,
+                    names[..100].iter().map(String::as_str).collect::<Vec<_>>()
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        // By payload: 64 bytes hold a header of 11 and 6 nicks of 8.
+        let mut out = Vec::new();
+        let n =
+            encode_partial_members(&mut out, 64, "lobby", 100, names.iter().map(String::as_str))
+                .unwrap();
+        assert_eq!(n, 6);
+        assert!(frames(&out)[0].len() <= 64);
+        // Nobody: a frame with count 0.
+        let mut out = Vec::new();
+        assert_eq!(
+            encode_partial_members(&mut out, 64, "lobby", 100, []).unwrap(),
+            0
+        );
+        assert_eq!(frames(&out).len(), 1);
     }
 }

@@ -41,6 +41,11 @@ impl<'a> Reader<'a> {
         Ok(BigEndian::read_u16(self.take(2)?))
     }
 
+    /// Reads a big-endian `u32`.
+    pub fn u32(&mut self) -> Result<u32, Truncated> {
+        Ok(BigEndian::read_u32(self.take(4)?))
+    }
+
     /// Reads a big-endian `u64`.
     pub fn u64(&mut self) -> Result<u64, Truncated> {
         Ok(BigEndian::read_u64(self.take(8)?))
@@ -101,6 +106,12 @@ pub fn put_u16(out: &mut Vec<u8>, v: u16) {
     out.extend_from_slice(&v.to_be_bytes());
 }
 
+/// Appends a big-endian `u32`.
+#[inline]
+pub fn put_u32(out: &mut Vec<u8>, v: u32) {
+    out.extend_from_slice(&v.to_be_bytes());
+}
+
 /// Appends a big-endian `u64`.
 #[inline]
 pub fn put_u64(out: &mut Vec<u8>, v: u64) {
@@ -118,11 +129,13 @@ mod tests {
         put_str16(&mut b, "x").unwrap();
         put_u64(&mut b, 42);
         put_u16(&mut b, 7);
+        put_u32(&mut b, 0x0102_0304);
         let mut r = Reader::new(&b);
         assert_eq!(r.str8(), Ok("héllo"));
         assert_eq!(r.str16(), Ok("x"));
         assert_eq!(r.u64(), Ok(42));
         assert_eq!(r.u16(), Ok(7));
+        assert_eq!(r.u32(), Ok(0x0102_0304));
         assert_eq!(r.finish(), Ok(()));
     }
 

@@ -150,7 +150,7 @@ impl<T> Engine<T> {
             next_serial: 1,
             seq: 0,
             counters: Counters {
-                errors: vec![0; 21],
+                errors: ErrorCode::counter_table(),
                 ..Counters::default()
             },
             index: Default::default(),
@@ -303,6 +303,22 @@ impl<T> Engine<T> {
             .is_some_and(|s| s.phase != Phase::Closing)
         {
             self.close(id, CloseReason::PeerClosed, LeftReason::Quit, now);
+            self.settle(now);
+        }
+    }
+
+    /// The connection's transport gave up on the peer's input (a bad TLS
+    /// record, WebSocket frame or IRC line; the transport sends its own
+    /// goodbye): counted, and closed as an error (members see LEFT reason
+    /// `error`; operators see a peer close).
+    pub fn on_transport_error(&mut self, id: ConnId, now: Now) {
+        if self
+            .sessions
+            .get(id)
+            .is_some_and(|s| s.phase != Phase::Closing)
+        {
+            self.counters.transport_errors += 1;
+            self.close(id, CloseReason::PeerClosed, LeftReason::Error, now);
             self.settle(now);
         }
     }

@@ -16,7 +16,10 @@ pub mod timers;
 
 pub use config::{ConfigError, CoreConfig, RateLimit};
 pub use engine::{Engine, Now};
+pub use observe::{RoomInfo, RoomSummary};
 pub use session::{ConnId, Phase, Session};
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_quiet;

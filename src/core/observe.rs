@@ -55,6 +55,28 @@ impl std::fmt::Display for CloseReason {
     }
 }
 
+/// One room as the operator sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoomInfo {
+    /// The name as spelt by the JOIN that created it.
+    pub name: String,
+    /// Its member count.
+    pub members: u64,
+    /// Whether it is quiet (PROTOCOL.md section 5.2).
+    pub quiet: bool,
+}
+
+/// The largest rooms and the room totals ([`crate::core::Engine::rooms_by_size`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoomSummary {
+    /// The largest rooms, largest first (ties by name), at most the limit asked for.
+    pub largest: Vec<RoomInfo>,
+    /// Rooms that exist.
+    pub rooms: u64,
+    /// Of those, quiet ones.
+    pub quiet: u64,
+}
+
 /// A connection's state change, pushed to admin subscribers as it happens.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ConnEvent {
@@ -136,6 +158,10 @@ pub struct Counters {
     pub privates: u64,
     /// Connections dropped as slow consumers.
     pub slow_consumers: u64,
+    /// Connections closed because the peer broke their transport's own
+    /// protocol (a bad TLS record, WebSocket frame or IRC line).
+    #[serde(default)]
+    pub transport_errors: u64,
     /// ERRORs sent, indexed by code (index 0 unused; 1..=20).
     pub errors: Vec<u64>,
     /// Milliseconds since the server started.

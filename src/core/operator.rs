@@ -1,11 +1,14 @@
 //! Operator queries on the engine: counters, paged connection listings by
-//! state, kicking, and the stream of connection state changes.
+//! state, the largest rooms, kicking, and the stream of connection state
+//! changes.
 
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
 use std::ops::Bound;
 
 use crate::codec::{ErrorCode, NameKey};
 use crate::core::engine::{Engine, Now, slot_state};
-use crate::core::observe::{ConnEvent, ConnInfo, ConnState, Counters};
+use crate::core::observe::{ConnEvent, ConnInfo, ConnState, Counters, RoomInfo, RoomSummary};
 use crate::core::session::{ConnId, Session};
 
 impl<T> Engine<T> {
@@ -43,6 +46,49 @@ impl<T> Engine<T> {
             .map(|(_, &id)| self.info(id, slot_state(slot)))
             .collect();
         (page, it.next().is_some())
+    }
+
+    /// The `limit` largest rooms, largest first (equal sizes by slot), with
+    /// the number of rooms and of quiet rooms. Reads each room's member count
+    /// once (no member list is walked): O(rooms × log limit).
+    pub fn rooms_by_size(&self, limit: usize) -> RoomSummary {
+        // A min-heap of the largest seen so far: (members, Reverse(slot)).
+        let mut top: BinaryHeap<Reverse<(usize, Reverse<usize>)>> =
+            BinaryHeap::with_capacity(limit.saturating_add(1).min(1024));
+        let mut rooms = 0u64;
+        let mut quiet = 0u64;
+        for (id, room) in self.rooms.iter() {
+            rooms += 1;
+            quiet += u64::from(room.quiet);
+            if limit == 0 {
+                continue;
+            }
+            let key = (room.members.len(), Reverse(id));
+            if top.len() < limit {
+                top.push(Reverse(key));
+            } else if top.peek().is_some_and(|Reverse(min)| key > *min) {
+                top.pop();
+                top.push(Reverse(key));
+            }
+        }
+        let mut largest: Vec<(usize, Reverse<usize>)> =
+            top.into_iter().map(|Reverse(k)| k).collect();
+        largest.sort_unstable_by(|a, b| b.cmp(a));
+        RoomSummary {
+            largest: largest
+                .into_iter()
+                .map(|(n, Reverse(id))| {
+                    let room = self.rooms.get(id);
+                    RoomInfo {
+                        name: room.name.to_string(),
+                        members: n as u64,
+                        quiet: room.quiet,
+                    }
+                })
+                .collect(),
+            rooms,
+            quiet,
+        }
     }
 
     fn info(&self, id: ConnId, state: ConnState) -> ConnInfo {

@@ -17,6 +17,8 @@ pub struct Room {
     pub name: Box<str>,
     /// Member connection slots; order is unspecified.
     pub members: Vec<usize>,
+    /// Quiet (PROTOCOL.md section 5.2): presence is summarised by ROOM.
+    pub quiet: bool,
     history: VecDeque<Vec<u8>>,
 }
 
@@ -74,12 +76,18 @@ impl RoomTable {
         let id = self.rooms.insert(Room {
             name: name.into(),
             members: Vec::new(),
+            quiet: false,
             history: VecDeque::new(),
         });
         let key =
             NameKey::new(name).map_or_else(|| name.to_ascii_lowercase(), |k| k.as_str().to_owned());
         self.by_name.insert(key.into_boxed_str(), id);
         id
+    }
+
+    /// Every room with its slot, in slot order.
+    pub fn iter(&self) -> impl Iterator<Item = (RoomId, &Room)> {
+        self.rooms.iter()
     }
 
     /// The room in slot `id`.

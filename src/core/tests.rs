@@ -10,7 +10,7 @@ use crate::core::session::ConnId;
 
 /// A decoded server frame, owned, for assertions.
 #[derive(Debug, Clone, PartialEq)]
-enum Got {
+pub(crate) enum Got {
     Welcome(String),
     Message {
         replayed: bool,
@@ -34,16 +34,17 @@ enum Got {
     },
     Pong(u64),
     Error(u16),
+    Room(String, u8, u32),
 }
 
-struct Harness {
-    e: Engine<()>,
-    now: Now,
-    closed: Vec<ConnId>,
+pub(crate) struct Harness {
+    pub(crate) e: Engine<()>,
+    pub(crate) now: Now,
+    pub(crate) closed: Vec<ConnId>,
 }
 
 impl Harness {
-    fn new(cfg: CoreConfig) -> Self {
+    pub(crate) fn new(cfg: CoreConfig) -> Self {
         Harness {
             e: Engine::new(cfg).expect("valid config"),
             now: Now {
@@ -54,30 +55,35 @@ impl Harness {
         }
     }
 
-    fn connect(&mut self) -> ConnId {
+    pub(crate) fn connect(&mut self) -> ConnId {
         let peer: SocketAddr = "127.0.0.1:5000".parse().unwrap();
         assert!(self.e.admit(peer.ip()).is_ok());
         self.e.accept(peer, (), self.now)
     }
 
-    fn send(&mut self, id: ConnId, msg: ClientMessage<'_>) {
+    pub(crate) fn send(&mut self, id: ConnId, msg: ClientMessage<'_>) {
         let mut b = Vec::new();
         msg.encode(&mut b, 65535).unwrap();
         self.e.on_input(id, &b, self.now);
     }
 
-    fn raw(&mut self, id: ConnId, payload: &[u8]) {
+    pub(crate) fn raw(&mut self, id: ConnId, payload: &[u8]) {
         let mut b = Vec::new();
         crate::codec::encode_frame(&mut b, payload).unwrap();
         self.e.on_input(id, &b, self.now);
     }
 
-    fn hello(&mut self, nick: &str) -> ConnId {
+    pub(crate) fn hello(&mut self, nick: &str) -> ConnId {
+        self.hello_v(nick, 1)
+    }
+
+    /// A client registered with HELLO `version`.
+    pub(crate) fn hello_v(&mut self, nick: &str, version: u8) -> ConnId {
         let id = self.connect();
         self.send(
             id,
             ClientMessage::Hello {
-                version: 1,
+                version,
                 nick,
                 token: "",
             },
@@ -85,14 +91,14 @@ impl Harness {
         id
     }
 
-    fn advance(&mut self, ms: u64) {
+    pub(crate) fn advance(&mut self, ms: u64) {
         self.now.mono_ms += ms;
         self.now.unix_ms += ms;
         self.e.tick(self.now);
     }
 
     /// Takes everything queued for `id`, decoded.
-    fn recv(&mut self, id: ConnId) -> Vec<Got> {
+    pub(crate) fn recv(&mut self, id: ConnId) -> Vec<Got> {
         let bytes = match self.e.output(id) {
             Some((_, b)) => b.to_vec(),
             None => return Vec::new(),
@@ -143,6 +149,11 @@ impl Harness {
                     },
                     ServerMessage::Pong { token } => Got::Pong(token),
                     ServerMessage::Error { code, .. } => Got::Error(code),
+                    ServerMessage::Room {
+                        room,
+                        flags,
+                        members,
+                    } => Got::Room(room.into(), flags, members),
                 },
             );
         });
@@ -150,11 +161,11 @@ impl Harness {
     }
 
     /// Bytes queued for `id` and not yet taken.
-    fn queued(&mut self, id: ConnId) -> usize {
+    pub(crate) fn queued(&mut self, id: ConnId) -> usize {
         self.e.output(id).map_or(0, |(_, b)| b.len())
     }
 
-    fn closes(&mut self) -> Vec<ConnId> {
+    pub(crate) fn closes(&mut self) -> Vec<ConnId> {
         let mut v = Vec::new();
         self.e.take_closes(&mut v);
         self.closed.extend(&v);
@@ -162,7 +173,7 @@ impl Harness {
     }
 }
 
-fn cfg() -> CoreConfig {
+pub(crate) fn cfg() -> CoreConfig {
     CoreConfig::default()
 }
 

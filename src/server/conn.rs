@@ -1,6 +1,6 @@
-//! The driver's per-connection data: the socket and its closing phase.
+//! The driver's per-connection data: the transport and its closing phase.
 
-use mio::net::TcpStream;
+use crate::server::transport::Transport;
 
 /// Where a closing connection stands (PROTOCOL.md section 3: flush for at
 /// most 2 s, shut down the write side, discard input for at most 1 s, close).
@@ -14,11 +14,11 @@ pub enum Closing {
     Draining,
 }
 
-/// A connection's socket and I/O state; lives inside the engine's session.
+/// A connection's transport and I/O state; lives inside the engine's session.
 #[derive(Debug)]
 pub struct Io {
-    /// The nonblocking socket.
-    pub stream: TcpStream,
+    /// The socket and the protocol layered on it (plain, later TLS, ...).
+    pub transport: Transport,
     /// Closing phase.
     pub closing: Closing,
     /// WRITABLE interest is registered (only while output is pending).
@@ -32,10 +32,10 @@ pub struct Io {
 }
 
 impl Io {
-    /// I/O state for a freshly accepted socket.
-    pub fn new(stream: TcpStream) -> Self {
+    /// I/O state for a freshly accepted connection.
+    pub fn new(transport: Transport) -> Self {
         Io {
-            stream,
+            transport,
             closing: Closing::No,
             write_armed: false,
             flush_queued: false,

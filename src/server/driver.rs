@@ -6,15 +6,17 @@
 //! first next turn); hand the bytes to the engine; then write each
 //! connection that has new output once (a dirty list), arming WRITABLE only
 //! when a write was partial; then run deadlines (handshake, keepalive, the
-//! closing phases).
+//! closing phases). Every connection's bytes go through its
+//! [`crate::server::transport::Transport`] (chosen by the listener that accepted it, see
+//! [`crate::server::listener`]); nothing here depends on which one it is.
 
 use std::collections::VecDeque;
-use std::io::{self, Read, Write};
-use std::net::{Shutdown, SocketAddr};
+use std::io::{self, IoSlice};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use mio::net::{TcpListener, TcpStream};
+use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token, Waker};
 
 use crate::admin::hub::{AdminError, AdminHub};
@@ -24,12 +26,22 @@ use crate::core::{ConnId, Engine, Now, Phase};
 use crate::server::config::{FD_RESERVE, ServerConfig};
 use crate::server::conn::{Closing, Io};
 use crate::server::fdlimit::raise_nofile_limit;
+use crate::server::listener::{Listener, ListenerKind, MAX_LISTENERS};
 use crate::server::shutdown::ShutdownHandle;
 use crate::server::stats::StatsLog;
+use crate::server::transport::{ReadOutcome, TransportError};
 
-const LISTENER: Token = Token(usize::MAX - 1);
 const WAKER: Token = Token(usize::MAX - 2);
 const SIGNALS: Token = Token(usize::MAX - 3);
+/// Listener `i` uses token `LISTENER_BASE - i` (`i <` [`MAX_LISTENERS`]),
+/// below the waker's and above the admin listener's.
+const LISTENER_BASE: usize = usize::MAX - 4;
+
+/// The listener index of a poll token, if it is a listener's.
+fn listener_index(t: Token) -> Option<usize> {
+    let i = LISTENER_BASE.checked_sub(t.0)?;
+    (i < MAX_LISTENERS).then_some(i)
+}
 
 /// One loop turn reads input until the output it has produced reaches
 /// `max_outbuf / TURN_FRACTION`, counting distinct bytes (a broadcast once,
@@ -57,23 +69,6 @@ const TRIM_EVERY_MS: u64 = 1000;
 /// Freed buffer bytes after which the allocator is asked to return free
 /// memory to the OS (at the next trim).
 const RELEASE_AFTER_BYTES: usize = 4 << 20;
-
-/// Connections the kernel may hold ready for `accept` (capped by
-/// `net.core.somaxconn`). The 128 that `std` and `mio` use makes a burst of
-/// connects overflow the queue while a turn is busy, and each dropped SYN
-/// costs its client a one-second retransmission.
-const LISTEN_BACKLOG: i32 = 4096;
-
-/// A nonblocking listener on `addr` with [`LISTEN_BACKLOG`].
-fn listen(addr: SocketAddr) -> io::Result<TcpListener> {
-    use socket2::{Domain, Protocol, Socket, Type};
-    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
-    socket.set_reuse_address(true)?;
-    socket.bind(&addr.into())?;
-    socket.listen(LISTEN_BACKLOG)?;
-    socket.set_nonblocking(true)?;
-    Ok(TcpListener::from_std(socket.into()))
-}
 
 /// Why a server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -110,7 +105,9 @@ impl Clock {
 /// A bound chat server, ready to [`Server::run`].
 pub struct Server {
     poll: Poll,
-    listener: Option<TcpListener>,
+    /// One per transport served; emptied at shutdown. Index `i` has token
+    /// `LISTENER_BASE - i`.
+    listeners: Vec<Listener>,
     local_addr: SocketAddr,
     engine: Engine<Io>,
     cfg: ServerConfig,
@@ -131,7 +128,6 @@ pub struct Server {
     /// Buffer bytes freed since the allocator last returned memory to the OS.
     freed_since_release: usize,
     accept_paused_until: Option<u64>,
-    accept_pending: bool,
     fd_episode: bool,
     stats: StatsLog,
     /// Admin listener, operator sessions, metrics feed (src/admin/hub.rs).
@@ -156,10 +152,18 @@ impl Server {
         }
         let engine = Engine::new(cfg.core.clone())?;
         let poll = Poll::new()?;
-        let mut listener = listen(cfg.bind)?;
-        poll.registry()
-            .register(&mut listener, LISTENER, Interest::READABLE)?;
-        let local_addr = listener.local_addr()?;
+        // The listeners, one per transport served (TLS, WebSocket and IRC
+        // add theirs here).
+        let mut listeners = vec![Listener::bind(ListenerKind::Plain, cfg.bind)?];
+        debug_assert!(listeners.len() <= MAX_LISTENERS);
+        for (i, l) in listeners.iter_mut().enumerate() {
+            poll.registry().register(
+                &mut l.socket,
+                Token(LISTENER_BASE - i),
+                Interest::READABLE,
+            )?;
+        }
+        let local_addr = listeners[0].addr;
         let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
         let admin = AdminHub::bind(&cfg.admin, poll.registry())?;
         tracing::info!(
@@ -173,7 +177,7 @@ impl Server {
         let stats = StatsLog::new(cfg.stats_interval);
         Ok(Server {
             poll,
-            listener: Some(listener),
+            listeners,
             local_addr,
             engine,
             shutdown: ShutdownHandle::new(waker),
@@ -191,7 +195,6 @@ impl Server {
             trim_at: 0,
             freed_since_release: 0,
             accept_paused_until: None,
-            accept_pending: false,
             fd_episode: false,
             stats,
             admin,
@@ -260,7 +263,11 @@ impl Server {
             self.resume_backlog(now);
             for event in events.iter() {
                 match event.token() {
-                    LISTENER => self.accept_pending = true,
+                    t if listener_index(t).is_some() => {
+                        if let Some(l) = listener_index(t).and_then(|i| self.listeners.get_mut(i)) {
+                            l.pending = true;
+                        }
+                    }
                     WAKER => {}
                     SIGNALS => {
                         if let Some(signals) = &mut self.signals {
@@ -281,7 +288,7 @@ impl Server {
                     }
                 }
             }
-            if self.accept_pending && shutdown_deadline.is_none() {
+            if shutdown_deadline.is_none() {
                 self.accept_all(now);
             }
             self.engine.tick(now);
@@ -301,8 +308,8 @@ impl Server {
             }
             if self.shutdown.is_requested() && shutdown_deadline.is_none() {
                 tracing::info!(target: "stxchat::server", "shutting down");
-                if let Some(mut l) = self.listener.take() {
-                    let _ = self.poll.registry().deregister(&mut l);
+                for mut l in self.listeners.drain(..) {
+                    let _ = self.poll.registry().deregister(&mut l.socket);
                 }
                 self.admin.shutdown(self.poll.registry());
                 self.engine.shutdown(now);
@@ -347,7 +354,8 @@ impl Server {
             .map(|at| Duration::from_millis(at.saturating_sub(now.mono_ms)))
     }
 
-    /// Accepts until `WouldBlock`, pausing briefly when out of descriptors.
+    /// Accepts from every listener with waiting connections until
+    /// `WouldBlock`, pausing briefly when out of descriptors.
     fn accept_all(&mut self, now: Now) {
         if let Some(until) = self.accept_paused_until {
             if now.mono_ms < until {
@@ -355,21 +363,32 @@ impl Server {
             }
             self.accept_paused_until = None;
         }
-        loop {
-            let Some(listener) = &self.listener else {
+        for i in 0..self.listeners.len() {
+            if self.listeners[i].pending && !self.accept_from(i, now) {
                 return;
+            }
+        }
+    }
+
+    /// Accepts from listener `i` until `WouldBlock`; false if accepting
+    /// paused (out of descriptors).
+    fn accept_from(&mut self, i: usize, now: Now) -> bool {
+        loop {
+            let Some(listener) = self.listeners.get_mut(i) else {
+                return true;
             };
-            match listener.accept() {
+            match listener.socket.accept() {
                 Ok((stream, peer)) => {
                     if self.fd_episode {
                         self.fd_episode = false;
                         tracing::info!(target: "stxchat::server", "accepting again");
                     }
-                    self.admit(stream, peer, now);
+                    let kind = listener.kind.clone();
+                    self.admit(&kind, stream, peer, now);
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    self.accept_pending = false;
-                    return;
+                    listener.pending = false;
+                    return true;
                 }
                 Err(e) if is_resource_exhaustion(&e) => {
                     if !self.fd_episode {
@@ -383,9 +402,9 @@ impl Server {
                     }
                     self.accept_paused_until =
                         Some(now.mono_ms + self.cfg.accept_backoff.as_millis() as u64);
-                    // Edge-triggered: no new event will come for the waiting ones.
-                    self.accept_pending = true;
-                    return;
+                    // Edge-triggered: no new event will come for the waiting
+                    // ones, so `pending` stays set.
+                    return false;
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => {
@@ -395,22 +414,29 @@ impl Server {
         }
     }
 
-    fn admit(&mut self, mut stream: TcpStream, peer: SocketAddr, now: Now) {
+    fn admit(&mut self, kind: &ListenerKind, stream: TcpStream, peer: SocketAddr, now: Now) {
+        let mut transport = match kind.transport(stream) {
+            Ok(t) => t,
+            Err(e) => {
+                tracing::info!(target: "stxchat::conn", peer = %peer, error = %e, transport = kind.name(), "cannot set up the transport");
+                return;
+            }
+        };
         if self.engine.admit(peer.ip()).is_err() {
             let mut frame = Vec::new();
             self.engine.refuse(&mut frame);
-            let _ = stream.write(&frame);
-            let _ = stream.shutdown(Shutdown::Both);
+            let _ = transport.write(&[IoSlice::new(&frame)]);
+            transport.abort();
             tracing::info!(target: "stxchat::conn", peer = %peer, "refused: server full");
             return;
         }
-        let _ = stream.set_nodelay(true);
-        let id = self.engine.accept(peer, Io::new(stream), now);
+        let _ = transport.stream().set_nodelay(true);
+        let id = self.engine.accept(peer, Io::new(transport), now);
         let registered = match self.engine.io_mut(id) {
             Some(io) => {
                 self.poll
                     .registry()
-                    .register(&mut io.stream, Token(id), Interest::READABLE)
+                    .register(io.transport.stream(), Token(id), Interest::READABLE)
             }
             None => return,
         };
@@ -440,8 +466,8 @@ impl Server {
                 return;
             }
             let want = budget.min(allowance).min(self.read_buf.len());
-            match io.stream.read(&mut self.read_buf[..want]) {
-                Ok(0) => {
+            match io.transport.read(&mut self.read_buf[..want]) {
+                Ok(ReadOutcome::Eof) => {
                     io.eof = true;
                     let closing = io.closing;
                     match closing {
@@ -453,21 +479,45 @@ impl Server {
                     }
                     return;
                 }
-                Ok(n) => {
-                    budget -= n;
-                    self.turn_left -= n;
-                    if io.closing == Closing::No {
-                        self.engine.on_input(id, &self.read_buf[..n], now);
+                Ok(ReadOutcome::Read { raw, chat }) => {
+                    let charged = raw.max(chat);
+                    budget = budget.saturating_sub(charged);
+                    self.turn_left = self.turn_left.saturating_sub(charged);
+                    let closing = io.closing;
+                    if io.transport.wants_write() {
+                        self.queue_flush(id);
+                    }
+                    if closing == Closing::No && chat > 0 {
+                        self.engine.on_input(id, &self.read_buf[..chat], now);
+                    }
+                    if charged == 0 {
+                        // Not allowed by the contract; never spin on it.
+                        return;
                     }
                 }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(_) => {
-                    // Reset or another hard error: the socket is dead.
-                    self.engine.on_peer_closed(id, now);
-                    self.finish(id, now);
+                Ok(ReadOutcome::WouldBlock) => return,
+                Err(e) => {
+                    self.transport_failed(id, e, now);
                     return;
                 }
+            }
+        }
+    }
+
+    /// A transport's read or write failed: a dead socket is closed at once
+    /// (as a peer close); a broken transport protocol is counted and closed
+    /// through the closing sequence, which writes the transport's goodbye.
+    fn transport_failed(&mut self, id: ConnId, e: TransportError, now: Now) {
+        let closing = self.engine.io_mut(id).map(|io| io.closing);
+        match e {
+            TransportError::Protocol { .. } if closing == Some(Closing::No) => {
+                tracing::info!(target: "stxchat::conn", error = %e, "transport error");
+                self.engine.on_transport_error(id, now);
+            }
+            _ => {
+                // Reset or another hard error: the socket is dead.
+                self.engine.on_peer_closed(id, now);
+                self.finish(id, now);
             }
         }
     }
@@ -563,32 +613,28 @@ impl Server {
         }
     }
 
-    /// One write of everything queued for `id`.
+    /// One write of everything queued for `id` (and of the transport's
+    /// own output); WRITABLE stays armed while some is left.
     fn write_out(&mut self, id: ConnId, now: Now) {
         let Some((io, pending)) = self.engine.output(id) else {
             return;
         };
         let mut written = 0;
-        let mut dead = false;
-        if !pending.is_empty() {
-            match io.stream.write(pending) {
-                Ok(n) => written = n,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(_) => dead = true,
+        if !pending.is_empty() || io.transport.wants_write() {
+            match io.transport.write(&[IoSlice::new(pending)]) {
+                Ok(n) => written = n.min(pending.len()),
+                Err(e) => {
+                    self.transport_failed(id, e, now);
+                    return;
+                }
             }
         }
         let left = pending.len() - written;
         let closing = io.closing;
-        if dead {
-            self.engine.on_peer_closed(id, now);
-            self.finish(id, now);
-            return;
-        }
+        let want_write = left > 0 || io.transport.wants_write();
         if written > 0 {
             self.engine.consumed(id, written);
         }
-        let want_write = left > 0;
         let Some(io) = self.engine.io_mut(id) else {
             return;
         };
@@ -601,7 +647,7 @@ impl Server {
             if self
                 .poll
                 .registry()
-                .reregister(&mut io.stream, Token(id), interest)
+                .reregister(io.transport.stream(), Token(id), interest)
                 .is_ok()
             {
                 io.write_armed = want_write;
@@ -622,7 +668,7 @@ impl Server {
         let Some(io) = self.engine.io_mut(id) else {
             return;
         };
-        let _ = io.stream.shutdown(Shutdown::Write);
+        io.transport.shutdown_write();
         if io.eof {
             self.finish(id, now);
             return;
@@ -657,7 +703,7 @@ impl Server {
     /// Closes the socket and forgets the connection.
     fn finish(&mut self, id: ConnId, now: Now) {
         if let Some(mut io) = self.engine.remove(id, now) {
-            let _ = self.poll.registry().deregister(&mut io.stream);
+            let _ = self.poll.registry().deregister(io.transport.stream());
         }
     }
 }

@@ -6,9 +6,11 @@ pub mod config;
 pub mod conn;
 pub mod driver;
 pub mod fdlimit;
+pub mod listener;
 pub mod memory;
 pub mod shutdown;
 pub mod stats;
+pub mod transport;
 
 pub use cli::{ServerArgs, run};
 pub use config::ServerConfig;

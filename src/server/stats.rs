@@ -102,7 +102,7 @@ mod tests {
     fn line_has_gauges_rates_and_errors() {
         let prev = Counters {
             frames_in: 100,
-            errors: vec![0; 21],
+            errors: ErrorCode::counter_table(),
             ..Counters::default()
         };
         let mut c = prev.clone();

@@ -123,6 +123,8 @@ pub enum Msg {
     },
     Pong(u64),
     Error(u16),
+    /// ROOM (version 2): room, flags, member count.
+    Room(String, u8, u32),
 }
 
 impl Msg {
@@ -201,6 +203,14 @@ impl Msg {
             }
             ServerMessage::Pong { token } => Msg::Pong(token),
             ServerMessage::Error { code, .. } => Msg::Error(code),
+            ServerMessage::Room {
+                room,
+                flags,
+                members,
+            } => {
+                assert_eq!(flags & !1, 0, "ROOM flags other than bit 0 must be 0");
+                Msg::Room(room.into(), flags, members)
+            }
         }
     }
 
