@@ -66,6 +66,25 @@ pub struct ServerArgs {
     /// Operator flags: --admin-bind, --admin-token, --metrics-bind.
     #[command(flatten)]
     pub admin: Box<crate::admin::config::AdminArgs>,
+    /// Serve the browser chat client (/), the operator page (/admin) and
+    /// WebSocket (/ws, /admin/ws) on this address ("off": not at all, the
+    /// default). See docs/WEB.md.
+    #[arg(long, env = "STXCHAT_WEB_BIND", value_parser = parse_web_bind)]
+    pub web_bind: Option<WebBind>,
+}
+
+/// The `--web-bind` address, or `off`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WebBind(pub Option<SocketAddr>);
+
+fn parse_web_bind(s: &str) -> Result<WebBind, String> {
+    let t = s.trim();
+    if t.is_empty() || t.eq_ignore_ascii_case("off") {
+        return Ok(WebBind(None));
+    }
+    t.parse()
+        .map(|a| WebBind(Some(a)))
+        .map_err(|_| format!("{s:?} is not an address:port (or \"off\")"))
 }
 
 fn non_negative_secs(s: &str) -> Result<f64, String> {
@@ -114,6 +133,7 @@ impl ServerArgs {
             auto_max_connections: self.max_connections.is_none(),
             stats_interval: Duration::from_secs_f64(self.stats_interval),
             admin: self.admin.to_config(),
+            web_bind: self.web_bind.and_then(|w| w.0),
             ..ServerConfig::default()
         }
     }
@@ -173,7 +193,7 @@ fn log_settings(cfg: &ServerConfig) {
         target: "stxchat::server",
         "settings: bind={} name={:?} max_connections={} max_connections_per_ip={} max_payload={} \
          handshake_timeout={}ms keepalive={}s history={} default_room={:?} max_rooms_per_client={} \
-         max_outbuf={} rate={} password={} stats_interval={:?}",
+         max_outbuf={} rate={} password={} stats_interval={:?} web={}",
         cfg.bind,
         c.server_name,
         c.max_connections,
@@ -189,5 +209,7 @@ fn log_settings(cfg: &ServerConfig) {
             .map_or_else(|| "off".to_string(), |r| format!("{}/s burst {}", r.per_sec, r.burst)),
         if c.password.is_some() { "set" } else { "none" },
         cfg.stats_interval,
+        cfg.web_bind
+            .map_or_else(|| "off".to_string(), |a| a.to_string()),
     );
 }

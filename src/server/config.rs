@@ -28,6 +28,9 @@ pub struct ServerConfig {
     /// Operator side: admin listener, its token, metrics endpoint (all off
     /// by default here; the command line turns the admin listener on).
     pub admin: crate::admin::config::AdminConfig,
+    /// Where the web listener (chat page, operator page, WebSocket) binds;
+    /// `None`: off (docs/WEB.md).
+    pub web_bind: Option<SocketAddr>,
 }
 
 impl Default for ServerConfig {
@@ -42,6 +45,7 @@ impl Default for ServerConfig {
             close_drain: Duration::from_secs(1),
             accept_backoff: Duration::from_millis(100),
             admin: crate::admin::config::AdminConfig::default(),
+            web_bind: None,
         }
     }
 }

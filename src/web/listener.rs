@@ -22,12 +22,15 @@ use slab::Slab;
 use crate::web::http::{self, HeadReader, Route, RouteContext, Service};
 use crate::web::transport::WsTransport;
 
-/// Token of the web listener.
-pub const WEB_LISTENER: Token = Token(usize::MAX - 32);
-
-/// HTTP connection `k` uses token `WEB_CONN_BASE + k` (below the admin
-/// hub's range, far above any chat connection slot).
+/// HTTP connection `k` uses token `WEB_CONN_BASE + k`: below the admin
+/// hub's range (from `1 << 62`), far above any chat connection slot.
 pub const WEB_CONN_BASE: usize = 1 << (usize::BITS - 3);
+
+/// Most HTTP connection tokens (the range `WEB_CONN_BASE..` is this long).
+const WEB_CONN_RANGE: usize = 1 << (usize::BITS - 4);
+
+/// Token of the web listener: just below its connections'.
+pub const WEB_LISTENER: Token = Token(WEB_CONN_BASE - 1);
 
 /// Connections still in their HTTP phase at once; more are answered 503.
 pub const MAX_HTTP_CONNECTIONS: usize = 512;
@@ -149,8 +152,7 @@ impl WebListener {
 
     /// Whether a poll token is the listener's.
     pub fn owns(&self, token: Token) -> bool {
-        token == WEB_LISTENER
-            || (token.0 >= WEB_CONN_BASE && token.0 < WEB_CONN_BASE + (1 << (usize::BITS - 4)))
+        token == WEB_LISTENER || (token.0 >= WEB_CONN_BASE && token.0 < WEB_CONN_BASE + WEB_CONN_RANGE)
     }
 
     /// Notes a poll event for one of its tokens.

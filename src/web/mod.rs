@@ -19,4 +19,4 @@ pub mod ws;
 
 pub use http::Service;
 pub use listener::{Upgraded, WebListener};
-pub use transport::{WsRead, WsTransport};
+pub use transport::WsTransport;

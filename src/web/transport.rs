@@ -21,6 +21,7 @@ use std::net::Shutdown;
 
 use mio::net::TcpStream;
 
+use crate::server::transport::{ReadOutcome, TransportError};
 use crate::web::ws::{self, CLOSE_NORMAL, MAX_SERVER_HEADER, WsDecoder, WsError};
 
 /// Largest binary message the server sends: a write offers at most this
@@ -30,33 +31,20 @@ pub const MAX_OUT_MESSAGE: usize = 64 * 1024;
 /// Slices of queued output one write takes at most.
 const MAX_SLICES: usize = 32;
 
-/// What a read gave.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum WsRead {
-    /// `raw` bytes came off the socket; `chat` bytes of chat stream are now
-    /// at the front of the buffer.
-    Read {
-        /// Bytes read from the socket.
-        raw: usize,
-        /// Chat bytes decoded from them, in `buf[..chat]`.
-        chat: usize,
-    },
-    /// Nothing to read now.
-    WouldBlock,
-    /// The peer closed: TCP EOF, its close frame, or a WebSocket error
-    /// (answered with a close frame, see [`WsTransport::failure`]).
-    Eof,
-}
-
-/// The write side of a socket can be shut.
+/// A socket whose sides can be shut.
 pub trait ShutdownWrite {
     /// Shuts the write side (errors ignored: the peer may be gone).
     fn shutdown_write(&self);
+    /// Shuts both sides.
+    fn shutdown_both(&self);
 }
 
 impl ShutdownWrite for TcpStream {
     fn shutdown_write(&self) {
         let _ = self.shutdown(Shutdown::Write);
+    }
+    fn shutdown_both(&self) {
+        let _ = self.shutdown(Shutdown::Both);
     }
 }
 
@@ -69,10 +57,18 @@ pub struct WsTransport<S = TcpStream> {
     /// message a write cut short, control frames.
     held: Vec<u8>,
     held_at: usize,
-    /// Reads report EOF from now on (close frame received, or an error).
+    /// The client's stream ended (its close frame, or an error): input is
+    /// read and discarded from now on.
     peer_closed: bool,
+    /// What the next read reports before discarding: the end of the stream,
+    /// after the chat bytes that preceded it were delivered.
+    pending_end: bool,
     /// A close frame is queued or sent: no data may follow it.
     close_sent: bool,
+    /// The close code to send when the server's side ends: the answer to
+    /// the client's close frame or to its error (after the output queued
+    /// before it), otherwise normal closure.
+    close_due: Option<(u16, String)>,
 }
 
 impl<S: Read + Write + ShutdownWrite> WsTransport<S> {
@@ -84,7 +80,9 @@ impl<S: Read + Write + ShutdownWrite> WsTransport<S> {
             held: Vec::new(),
             held_at: 0,
             peer_closed: false,
+            pending_end: false,
             close_sent: false,
+            close_due: None,
         }
     }
 
@@ -107,20 +105,51 @@ impl<S: Read + Write + ShutdownWrite> WsTransport<S> {
         n
     }
 
-    /// One read from the socket into `buf`, decoded in place.
-    pub fn read(&mut self, buf: &mut [u8]) -> io::Result<WsRead> {
-        if self.peer_closed {
-            return Ok(WsRead::Eof);
+    /// One read from the socket into `buf`, decoded in place (the contract
+    /// of [`crate::server::transport`]). The client's close frame reads as
+    /// [`ReadOutcome::Eof`], a WebSocket error as
+    /// [`TransportError::Protocol`] (its close frame queued), each after the
+    /// chat bytes before it; then input is discarded.
+    pub fn read(&mut self, buf: &mut [u8]) -> Result<ReadOutcome, TransportError> {
+        if self.pending_end {
+            self.pending_end = false;
+            return self.end_of_stream();
         }
-        let raw = match self.stream.read(buf) {
-            Ok(0) => return Ok(WsRead::Eof),
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(WsRead::WouldBlock),
-            Err(e) => return Err(e),
+        let raw = loop {
+            match self.stream.read(buf) {
+                Ok(0) => return Ok(ReadOutcome::Eof),
+                Ok(n) => break n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    return Ok(ReadOutcome::WouldBlock);
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(TransportError::Io(e)),
+            }
         };
+        if self.peer_closed {
+            return Ok(ReadOutcome::Read { raw, chat: 0 });
+        }
         let chat = self.decoder.decode(&mut buf[..raw]);
         self.after_decode();
-        Ok(WsRead::Read { raw, chat })
+        if self.peer_closed {
+            if chat > 0 {
+                self.pending_end = true;
+            } else {
+                return self.end_of_stream();
+            }
+        }
+        Ok(ReadOutcome::Read { raw, chat })
+    }
+
+    /// How the end of the client's stream is reported.
+    fn end_of_stream(&self) -> Result<ReadOutcome, TransportError> {
+        match self.decoder.failure() {
+            Some(e) => Err(TransportError::Protocol {
+                transport: "web",
+                detail: format!("{e} (closed with {})", e.close_code()),
+            }),
+            None => Ok(ReadOutcome::Eof),
+        }
     }
 
     /// Queues what the decoder asks for: a pong, a close answer.
@@ -128,28 +157,18 @@ impl<S: Read + Write + ShutdownWrite> WsTransport<S> {
         if self.peer_closed {
             return;
         }
-        if let Some(e) = self.decoder.failure() {
-            self.peer_closed = true;
-            self.queue_close(e.close_code(), &e.to_string());
-            return;
-        }
         if !self.close_sent {
             self.decoder.take_pong(&mut self.held);
         }
-        if let Some(code) = self.decoder.close_received() {
+        if let Some(e) = self.decoder.failure() {
+            // The close frame goes out once the output queued before the
+            // error is written (the driver's closing sequence).
             self.peer_closed = true;
-            // Echo the code (RFC 6455 section 5.5.1); none if none was given.
-            if !self.close_sent {
-                match code {
-                    Some(c) => ws::close_frame(c, "", &mut self.held),
-                    None => ws::control_frame(
-                        tungstenite::protocol::frame::coding::Control::Close,
-                        &[],
-                        &mut self.held,
-                    ),
-                }
-                self.close_sent = true;
-            }
+            self.close_due = Some((e.close_code(), e.to_string()));
+        } else if let Some(code) = self.decoder.close_received() {
+            // Echo the code (RFC 6455 section 5.5.1), after what is queued.
+            self.peer_closed = true;
+            self.close_due = Some((code.unwrap_or(CLOSE_NORMAL), String::new()));
         }
     }
 
@@ -166,14 +185,14 @@ impl<S: Read + Write + ShutdownWrite> WsTransport<S> {
     }
 
     /// Writes held bytes; `true` once none are left.
-    fn flush_held(&mut self) -> io::Result<bool> {
+    fn flush_held(&mut self) -> Result<bool, TransportError> {
         while self.held_at < self.held.len() {
             match self.stream.write(&self.held[self.held_at..]) {
-                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(0) => return Err(TransportError::Io(io::ErrorKind::WriteZero.into())),
                 Ok(n) => self.held_at += n,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
+                Err(e) => return Err(TransportError::Io(e)),
             }
         }
         // An idle connection holds no buffer.
@@ -188,7 +207,7 @@ impl<S: Read + Write + ShutdownWrite> WsTransport<S> {
     /// it holds, then up to [`MAX_OUT_MESSAGE`] bytes of `queue` as one
     /// binary message. Returns how many bytes of `queue` it took (all of
     /// them once a close frame was sent: they can no longer be delivered).
-    pub fn write(&mut self, queue: &[IoSlice<'_>]) -> io::Result<usize> {
+    pub fn write(&mut self, queue: &[IoSlice<'_>]) -> Result<usize, TransportError> {
         if !self.flush_held()? {
             return Ok(0);
         }
@@ -215,11 +234,11 @@ impl<S: Read + Write + ShutdownWrite> WsTransport<S> {
         iov[0] = IoSlice::new(&head[..hl]);
         let n = loop {
             match self.stream.write_vectored(&iov[..k]) {
-                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(0) => return Err(TransportError::Io(io::ErrorKind::WriteZero.into())),
                 Ok(n) => break n,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(0),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
+                Err(e) => return Err(TransportError::Io(e)),
             }
         };
         if n < hl + total {
@@ -242,11 +261,13 @@ impl<S: Read + Write + ShutdownWrite> WsTransport<S> {
         self.held_at < self.held.len()
     }
 
-    /// Ends the connection from the server's side: a close frame (normal
-    /// closure; the chat ERROR before it says why), written as far as the
-    /// socket takes it, then the write side is shut.
+    /// Ends the connection from the server's side: a close frame (the
+    /// answer to the client's close or error; otherwise normal closure, the
+    /// chat ERROR before it saying why), written as far as the socket takes
+    /// it, then the write side is shut.
     pub fn shutdown_write(&mut self) {
-        self.queue_close(CLOSE_NORMAL, "");
+        let (code, reason) = self.close_due.take().unwrap_or((CLOSE_NORMAL, String::new()));
+        self.queue_close(code, &reason);
         let _ = self.flush_held();
         self.stream.shutdown_write();
     }
@@ -259,6 +280,11 @@ impl<S: Read + Write + ShutdownWrite> WsTransport<S> {
         self.queue_close(ws::CLOSE_TRY_AGAIN, "server full");
         let _ = self.flush_held();
         self.stream.shutdown_write();
+    }
+
+    /// Shuts both directions at once, without a close frame.
+    pub fn abort(&mut self) {
+        self.stream.shutdown_both();
     }
 
     /// Heap bytes it holds (for the memory bound).
@@ -314,6 +340,9 @@ mod tests {
 
     impl ShutdownWrite for Pipe {
         fn shutdown_write(&self) {
+            self.shut.set(true);
+        }
+        fn shutdown_both(&self) {
             self.shut.set(true);
         }
     }
@@ -399,23 +428,26 @@ mod tests {
             ..Pipe::default()
         });
         let mut buf = [0u8; 256];
-        assert_eq!(t.read(&mut buf).unwrap(), WsRead::Read { raw: 18, chat: 4 });
+        assert_eq!(t.read(&mut buf).unwrap(), ReadOutcome::Read { raw: 18, chat: 4 });
         assert_eq!(&buf[..4], b"chat");
         assert!(t.wants_write());
         assert_eq!(t.write(&[]).unwrap(), 0);
         t.stream.input = masked(0x88, &[0x03, 0xe8]);
-        assert_eq!(t.read(&mut buf).unwrap(), WsRead::Read { raw: 8, chat: 0 });
-        assert_eq!(t.read(&mut buf).unwrap(), WsRead::Eof);
-        assert!(t.wants_write());
-        // Output after the close frame is dropped.
-        assert_eq!(t.write(&[IoSlice::new(b"late")]).unwrap(), 4);
-        assert_eq!(
-            messages(&t.stream.out),
-            [(0x0A, b"p1".to_vec()), (0x08, vec![0x03, 0xe8])]
-        );
+        assert_eq!(t.read(&mut buf).unwrap(), ReadOutcome::Eof);
+        // Then input is discarded.
+        t.stream.input = masked(0x82, b"late");
+        assert_eq!(t.read(&mut buf).unwrap(), ReadOutcome::Read { raw: 10, chat: 0 });
+        // Output queued before the close still goes out, then the echo.
+        assert_eq!(t.write(&[IoSlice::new(b"last")]).unwrap(), 4);
         t.shutdown_write();
         assert!(t.stream.shut.get());
-        assert_eq!(messages(&t.stream.out).len(), 2, "no second close frame");
+        assert_eq!(
+            messages(&t.stream.out),
+            [(0x0A, b"p1".to_vec()), (0x02, b"last".to_vec()), (0x08, vec![0x03, 0xe8])]
+        );
+        // Nothing after the close frame.
+        assert_eq!(t.write(&[IoSlice::new(b"late")]).unwrap(), 4);
+        assert_eq!(messages(&t.stream.out).len(), 3);
     }
 
     #[test]
@@ -428,10 +460,14 @@ mod tests {
             ..Pipe::default()
         });
         let mut buf = [0u8; 256];
-        assert_eq!(t.read(&mut buf).unwrap(), WsRead::Read { raw: 18, chat: 2 });
+        assert_eq!(t.read(&mut buf).unwrap(), ReadOutcome::Read { raw: 18, chat: 2 });
         assert_eq!(t.failure(), Some(WsError::Text));
-        assert_eq!(t.read(&mut buf).unwrap(), WsRead::Eof);
-        t.write(&[]).unwrap();
+        assert!(matches!(
+            t.read(&mut buf),
+            Err(TransportError::Protocol { transport: "web", .. })
+        ));
+        assert_eq!(t.read(&mut buf).unwrap(), ReadOutcome::WouldBlock);
+        t.shutdown_write();
         let m = messages(&t.stream.out);
         assert_eq!(m[0].0, 0x08);
         assert_eq!(&m[0].1[..2], &1003u16.to_be_bytes());

@@ -124,9 +124,11 @@ pub struct WsDecoder {
     state: State,
     head: [u8; MAX_HEADER],
     head_len: u8,
-    /// Payload of the control frame being read (ping or close), and after a
-    /// ping the payload to echo; empty (no heap) otherwise.
+    /// Payload of the control frame being read (ping or close); empty (no
+    /// heap) otherwise.
     control: Vec<u8>,
+    /// The latest ping's payload, to echo.
+    pong: Vec<u8>,
     /// A ping arrived and its pong is still to be sent.
     pong_due: bool,
     /// The peer's close frame: `Some(code)` once seen (`None` inside: no
@@ -150,6 +152,7 @@ impl WsDecoder {
             head: [0; MAX_HEADER],
             head_len: 0,
             control: Vec::new(),
+            pong: Vec::new(),
             pong_due: false,
             close: None,
             failure: None,
@@ -301,10 +304,12 @@ impl WsDecoder {
         self.state = State::Header;
         match kind {
             Kind::Binary | Kind::Pong => {}
-            Kind::Ping => self.pong_due = true,
+            Kind::Ping => {
+                self.pong = std::mem::take(&mut self.control);
+                self.pong_due = true;
+            }
             Kind::Close => {
                 self.state = State::Closed;
-                self.pong_due = false;
                 let code = match self.control.as_slice() {
                     [] => None,
                     [_] => return Err(WsError::Protocol("close frame of one byte")),
@@ -333,8 +338,8 @@ impl WsDecoder {
             return false;
         }
         self.pong_due = false;
-        control_frame(Control::Pong, &self.control, out);
-        self.control = Vec::new();
+        control_frame(Control::Pong, &self.pong, out);
+        self.pong = Vec::new();
         true
     }
 
@@ -345,7 +350,7 @@ impl WsDecoder {
 
     /// Whether the decoder holds heap memory (a control payload).
     pub fn heap_bytes(&self) -> usize {
-        self.control.capacity()
+        self.control.capacity() + self.pong.capacity()
     }
 }
 

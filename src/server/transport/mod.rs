@@ -91,6 +91,9 @@ use mio::net::TcpStream;
 pub enum Transport {
     /// Chat-protocol frames straight over TCP.
     Plain(TcpStream),
+    /// Chat-protocol (or admin) bytes in binary WebSocket messages, after
+    /// an upgrade on the web listener (`--web-bind`, [`crate::web`]).
+    Ws(Box<crate::web::WsTransport>),
 }
 
 /// What one [`Transport::read`] gave.
@@ -139,6 +142,7 @@ impl Transport {
     pub fn stream(&mut self) -> &mut TcpStream {
         match self {
             Transport::Plain(s) => s,
+            Transport::Ws(t) => t.stream(),
         }
     }
 
@@ -147,6 +151,7 @@ impl Transport {
     pub fn read(&mut self, buf: &mut [u8]) -> Result<ReadOutcome, TransportError> {
         match self {
             Transport::Plain(s) => plain::read(s, buf),
+            Transport::Ws(t) => t.read(buf),
         }
     }
 
@@ -156,6 +161,7 @@ impl Transport {
     pub fn write(&mut self, queue: &[IoSlice<'_>]) -> Result<usize, TransportError> {
         match self {
             Transport::Plain(s) => plain::write(s, queue),
+            Transport::Ws(t) => t.write(queue),
         }
     }
 
@@ -164,6 +170,7 @@ impl Transport {
     pub fn wants_write(&self) -> bool {
         match self {
             Transport::Plain(_) => false,
+            Transport::Ws(t) => t.wants_write(),
         }
     }
 
@@ -172,6 +179,7 @@ impl Transport {
     pub fn shutdown_write(&mut self) {
         match self {
             Transport::Plain(s) => plain::shutdown(s, std::net::Shutdown::Write),
+            Transport::Ws(t) => t.shutdown_write(),
         }
     }
 
@@ -179,6 +187,7 @@ impl Transport {
     pub fn abort(&mut self) {
         match self {
             Transport::Plain(s) => plain::shutdown(s, std::net::Shutdown::Both),
+            Transport::Ws(t) => t.abort(),
         }
     }
 }
