@@ -27,7 +27,10 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Server(a) => stxchat::server::run(a),
+        // `Cli` has no options of its own, so the server's flags are the
+        // words after `server`; they are parsed again there, merged with
+        // the config file (and again on SIGHUP).
+        Command::Server(_) => stxchat::server::run(std::env::args_os().skip(2).collect()),
         Command::Client(a) => stxchat::client::run(a),
         Command::Top(a) => stxchat::admin::run_top(a),
         Command::Bench(a) => stxchat::bench::run(a),

@@ -506,3 +506,50 @@ fn shutdown_tells_admin_sessions() {
         other => panic!("{other}"),
     }
 }
+
+#[test]
+fn rooms_are_listed_largest_first_with_totals() {
+    let mut cfg = admin_config();
+    cfg.admin.metrics_bind = Some("127.0.0.1:0".parse().unwrap());
+    let srv = AdminServer::start(cfg);
+    let mut admin = srv.client(None);
+    // lobby: 4 members; dev: 3; ops: 2; solo: 1.
+    let mut clients: Vec<Client> = (0..4)
+        .map(|i| Client::join_as(srv.addr, &format!("user{i}")))
+        .collect();
+    for (room, n) in [("Dev", 3), ("ops", 2), ("solo", 1)] {
+        for c in clients.iter_mut().take(n) {
+            c.join(room);
+        }
+    }
+    let page = admin.rooms(2).unwrap();
+    assert_eq!((page.rooms, page.quiet_rooms, page.more), (4, 0, true));
+    let listed: Vec<(&str, u64, bool)> = page
+        .entries
+        .iter()
+        .map(|r| (r.name.as_str(), r.members, r.quiet))
+        .collect();
+    assert_eq!(listed, [("lobby", 4, false), ("Dev", 3, false)]);
+    let all = admin.rooms(500).unwrap();
+    assert!(!all.more);
+    let sizes: Vec<u64> = all.entries.iter().map(|r| r.members).collect();
+    assert_eq!(sizes, [4, 3, 2, 1]);
+    // Rooms go away with their last member; a limit of 0 is read as 1.
+    clients[0].part("solo");
+    let page = wait_for("solo to go", || {
+        let p = admin.rooms(0).unwrap();
+        (p.rooms == 3).then_some(p)
+    });
+    assert_eq!(page.entries.len(), 1);
+    assert_eq!(page.entries[0].name, "lobby");
+    // Prometheus has both gauges.
+    let metrics = srv.metrics.expect("metrics on");
+    wait_for("the room gauges", || {
+        let (_, text) = http_get(metrics, "/metrics");
+        let scrape =
+            prometheus_parse::Scrape::parse(text.lines().map(|l| Ok(l.to_owned()))).unwrap();
+        (value(&scrape, "stxchat_rooms", None) == 3.0
+            && value(&scrape, "stxchat_quiet_rooms", None) == 0.0)
+            .then_some(())
+    });
+}

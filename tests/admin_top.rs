@@ -32,8 +32,9 @@ fn top(args: &[&str]) -> std::process::Output {
 fn once_json_prints_counters_and_both_lists() {
     let srv = AdminServer::start(admin_config());
     let waiting = TcpStream::connect(srv.addr).unwrap();
-    let _a = Client::join_as(srv.addr, "alice");
+    let mut a = Client::join_as(srv.addr, "alice");
     let _b = Client::join_as(srv.addr, "bob");
+    a.join("dev");
     let mut admin = srv.client(None);
     wait_for("the waiting connection", || {
         (admin.counters().unwrap().counters.waiting == 1).then_some(())
@@ -60,8 +61,16 @@ fn once_json_prints_counters_and_both_lists() {
     let c = v["connected"].as_array().unwrap();
     assert_eq!(c.len(), 1, "--limit 1");
     assert_eq!(c[0]["nick"], "alice");
-    assert_eq!(c[0]["rooms"], serde_json::json!(["lobby"]));
+    assert_eq!(c[0]["rooms"], serde_json::json!(["lobby", "dev"]));
     assert_eq!(v["connected_more"], true);
+    // The largest rooms, at most --limit of them.
+    assert_eq!(
+        v["rooms"],
+        serde_json::json!([{"name": "lobby", "members": 2, "quiet": false}])
+    );
+    assert_eq!(v["rooms_more"], true);
+    assert_eq!(v["quiet_rooms"], 0);
+    assert_eq!(v["counters"]["rooms"], 2);
 
     // Without --json: the same, as text.
     let out = top(&["--admin", &admin_addr, "--once"]);
@@ -69,6 +78,9 @@ fn once_json_prints_counters_and_both_lists() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("waiting 1  connected 2"), "{text}");
     assert!(text.contains("alice") && text.contains("bob"), "{text}");
+    assert!(text.contains("ROOMS (2, 0 quiet)"), "{text}");
+    let lobby = text.lines().find(|l| l.trim_start().starts_with("lobby"));
+    assert!(lobby.is_some_and(|l| l.contains(" 2")), "{text}");
 }
 
 #[test]
@@ -262,4 +274,31 @@ fn the_live_view_reconnects_after_the_server_restarts() {
     drop(srv);
     live.until("disconnected", |a| matches!(a.link, Link::Down(_)));
     assert!(live.screen().contains("disconnected"));
+}
+
+#[test]
+fn the_live_view_lists_the_largest_rooms() {
+    use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+    let srv = AdminServer::start(admin_config());
+    let mut clients: Vec<Client> = (0..3)
+        .map(|i| Client::join_as(srv.addr, &format!("u{i}")))
+        .collect();
+    clients[0].join("side");
+    let mut live = Live::start(&srv.admin.to_string());
+    live.until("the rooms", |a| {
+        a.rooms.page.as_ref().is_some_and(|p| p.rooms == 2)
+    });
+    live.app
+        .on_key(KeyEvent::new(KeyCode::Char('r'), KeyModifiers::NONE));
+    let screen = live.screen();
+    assert!(screen.contains("Rooms (2, 0 quiet)"), "{screen}");
+    let lobby = screen.find("lobby").expect("lobby listed");
+    let side = screen.find("side").expect("side listed");
+    assert!(lobby < side, "largest first:\n{screen}");
+    // Polled with the counters: a room that empties goes away.
+    clients[0].part("side");
+    live.until("side gone", |a| {
+        a.rooms.page.as_ref().is_some_and(|p| p.rooms == 1)
+    });
+    assert!(!live.screen().contains("side"));
 }

@@ -595,3 +595,201 @@ fn the_room_limit_is_reported() {
     alice.send("here");
     alice.expect("[one] <alice> here");
 }
+
+/// A scripted server for protocol version 2 behaviour the real server may
+/// not produce on demand: it reads the client's frames, records each HELLO's
+/// version, answers PINGs and, per connection, runs `script` after HELLO.
+struct FakeServer {
+    addr: SocketAddr,
+    hellos: Arc<Mutex<Vec<u8>>>,
+}
+
+/// What a fake connection does after reading HELLO: the frames it sends
+/// (None: close at once after them).
+type Script = fn(conn_no: usize, version: u8, nick: &str) -> (Vec<u8>, bool);
+
+impl FakeServer {
+    fn start(script: Script) -> FakeServer {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let hellos = Arc::new(Mutex::new(Vec::new()));
+        let seen = hellos.clone();
+        std::thread::spawn(move || {
+            for (n, stream) in listener.incoming().enumerate() {
+                let Ok(stream) = stream else { return };
+                let seen = seen.clone();
+                std::thread::spawn(move || serve_fake(stream, n, script, &seen));
+            }
+        });
+        FakeServer { addr, hellos }
+    }
+}
+
+fn server_frame(msg: stxchat::codec::ServerMessage<'_>) -> Vec<u8> {
+    let mut out = Vec::new();
+    msg.encode(&mut out, 4096).unwrap();
+    out
+}
+
+fn serve_fake(mut stream: TcpStream, n: usize, script: Script, seen: &Mutex<Vec<u8>>) {
+    use stxchat::codec::{ClientMessage, Event, FrameDecoder, ServerMessage};
+    let mut dec = FrameDecoder::new(4096);
+    let mut buf = [0u8; 4096];
+    stream.set_read_timeout(Some(WAIT)).unwrap();
+    loop {
+        let Ok(got) = stream.read(&mut buf) else {
+            return;
+        };
+        if got == 0 {
+            return;
+        }
+        let mut out = Vec::new();
+        let mut close = false;
+        dec.decode_all(&buf[..got], |ev| {
+            let Event::Frame(p) = ev else { return };
+            match ClientMessage::decode(p) {
+                Ok(ClientMessage::Hello { version, nick, .. }) => {
+                    seen.lock().unwrap().push(version);
+                    let (frames, shut) = script(n, version, nick);
+                    out.extend(frames);
+                    close |= shut;
+                }
+                Ok(ClientMessage::Ping { token }) => {
+                    out.extend(server_frame(ServerMessage::Pong { token }));
+                }
+                Ok(ClientMessage::Bye) => close = true,
+                _ => {}
+            }
+        });
+        if stream.write_all(&out).is_err() || close {
+            let _ = stream.shutdown(Shutdown::Both);
+            return;
+        }
+    }
+}
+
+/// WELCOME, then joining the quiet room "big" (a partial MEMBERS, ROOM,
+/// own JOINED), a count moving, and the room turning back to normal (the
+/// complete MEMBERS, then ROOM bit 0 clear).
+fn quiet_room_script(_: usize, version: u8, nick: &str) -> (Vec<u8>, bool) {
+    use stxchat::codec::{FLAG_PARTIAL, NickList, ROOM_QUIET, ServerMessage};
+    let mut out = server_frame(ServerMessage::Welcome {
+        version,
+        nick,
+        server_name: "fake",
+        max_payload: 4096,
+        keepalive_secs: 30,
+    });
+    let sample = ["zed", nick];
+    out.extend(server_frame(ServerMessage::Members {
+        room: "big",
+        flags: FLAG_PARTIAL,
+        nicks: NickList::List(&sample),
+    }));
+    for members in [19_342, 19_400] {
+        out.extend(server_frame(ServerMessage::Room {
+            room: "big",
+            flags: ROOM_QUIET,
+            members,
+        }));
+        if members == 19_342 {
+            out.extend(server_frame(ServerMessage::Joined { room: "big", nick }));
+        }
+    }
+    let all = ["zed", nick, "amy"];
+    out.extend(server_frame(ServerMessage::Members {
+        room: "big",
+        flags: 0,
+        nicks: NickList::List(&all),
+    }));
+    out.extend(server_frame(ServerMessage::Room {
+        room: "big",
+        flags: 0,
+        members: 3,
+    }));
+    (out, false)
+}
+
+#[test]
+fn the_client_says_version_2_and_prints_quiet_room_events() {
+    let fake = FakeServer::start(quiet_room_script);
+    let mut alice = Client::start(fake.addr, "alice", &[]);
+    alice.expect("[big] * members (partial list, 2 shown): alice, zed");
+    alice.expect("[big] * 19,342 members (quiet room)");
+    alice.expect("[big] * alice joined");
+    alice.expect("[big] * 19,400 members (quiet room)");
+    alice.expect("[big] * members (3): alice, amy, zed");
+    alice.expect("[big] * 3 members (no longer quiet: joins and leaves are shown again)");
+    let mut lines = alice.seen.clone();
+    let done = alice.finish();
+    assert!(done.status.success(), "{}", done.stderr);
+    lines.extend(done.rest);
+    // Nobody's join or leave is made up from the lists.
+    let presence: Vec<&String> = lines
+        .iter()
+        .filter(|l| l.contains(" joined") || l.contains(" left"))
+        .collect();
+    assert_eq!(presence, ["[big] * alice joined"], "{lines:#?}");
+    assert_eq!(*fake.hellos.lock().unwrap(), [2]);
+}
+
+#[test]
+fn json_mode_prints_room_events_and_partial_lists() {
+    let fake = FakeServer::start(quiet_room_script);
+    let mut alice = Client::start(fake.addr, "alice", &["--json"]);
+    let mut rooms = Vec::new();
+    while rooms.len() < 3 {
+        let line = alice.expect_where("with a room event", |l| {
+            l.contains("\"event\":\"room\"") || l.contains("\"event\":\"members\"")
+        });
+        let v: serde_json::Value = serde_json::from_str(&line).expect("valid JSON");
+        if v["event"] == "members" {
+            assert_eq!(v["partial"], rooms.is_empty(), "{v}");
+            continue;
+        }
+        rooms.push(v);
+    }
+    let expect = |quiet, members| serde_json::json!({"event": "room", "room": "big", "quiet": quiet, "members": members});
+    assert_eq!(
+        rooms,
+        [expect(true, 19_342), expect(true, 19_400), expect(false, 3)]
+    );
+    assert!(alice.finish().status.success());
+}
+
+#[test]
+fn a_server_that_refuses_version_2_is_asked_again_with_version_1() {
+    fn script(n: usize, version: u8, nick: &str) -> (Vec<u8>, bool) {
+        use stxchat::codec::ServerMessage;
+        if n == 0 {
+            let refusal = server_frame(ServerMessage::Error {
+                code: 5,
+                detail: "unsupported protocol version",
+            });
+            return (refusal, true);
+        }
+        let mut out = server_frame(ServerMessage::Welcome {
+            version,
+            nick,
+            server_name: "old",
+            max_payload: 4096,
+            keepalive_secs: 30,
+        });
+        out.extend(server_frame(ServerMessage::Joined {
+            room: "lobby",
+            nick,
+        }));
+        (out, false)
+    }
+    let fake = FakeServer::start(script);
+    let mut alice = Client::start(fake.addr, "alice", &["--no-reconnect"]);
+    alice.expect(
+        "* warning: the server does not speak protocol version 2; \
+         using version 1 (no quiet-room summaries)",
+    );
+    alice.expect("* connected to old as alice");
+    alice.expect("[lobby] * alice joined");
+    let done = alice.finish();
+    assert!(done.status.success(), "{}", done.stderr);
+    assert_eq!(*fake.hellos.lock().unwrap(), [2, 1]);
+}

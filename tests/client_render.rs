@@ -63,6 +63,7 @@ fn chatting() -> ChatState {
         ClientEvent::Members {
             room: "lobby".into(),
             nicks: vec!["bob".into(), "alice".into()],
+            partial: false,
         },
         ClientEvent::Joined {
             room: "lobby".into(),
@@ -337,4 +338,67 @@ fn a_narrow_terminal_hides_the_member_list() {
     let rows = screen(&s, 40, H);
     assert!(!contains(&rows, "members"));
     assert_shows(&rows, "<bob> hello");
+}
+
+#[test]
+fn a_quiet_room_shows_its_count_and_labels_the_partial_list() {
+    let mut s = chatting();
+    for e in [
+        ClientEvent::Members {
+            room: "big".into(),
+            nicks: vec!["bob".into(), "alice".into(), "carol".into()],
+            partial: true,
+        },
+        ClientEvent::Room {
+            room: "big".into(),
+            quiet: true,
+            members: 19_342,
+        },
+        ClientEvent::Joined {
+            room: "big".into(),
+            nick: "alice".into(),
+        },
+    ] {
+        s.apply(&e);
+    }
+    let rows = screen(&s, W, H);
+    assert_shows(&rows, "19,342 members");
+    assert_shows(&rows, "partial list");
+    assert_shows(&rows, "… 19,339 more");
+    let title = rows
+        .iter()
+        .position(|r| r.contains("19,342 members"))
+        .unwrap();
+    assert!(
+        rows[title + 1].trim_end().ends_with("partial list"),
+        "{}",
+        rows.join("\n")
+    );
+    assert!(rows[title + 2].trim_end().ends_with("alice"));
+    assert_shows(&rows, "* you joined big, a quiet room of 19,342 members");
+    // The count follows ROOM; nothing else changes on screen.
+    s.apply(&ClientEvent::Room {
+        room: "big".into(),
+        quiet: true,
+        members: 20_001,
+    });
+    let rows = screen(&s, W, H);
+    assert_shows(&rows, "20,001 members");
+    assert_shows(&rows, "… 19,998 more");
+    // Back to normal: the complete list, then ROOM bit 0 clear.
+    s.apply(&ClientEvent::Members {
+        room: "big".into(),
+        nicks: vec!["bob".into(), "alice".into()],
+        partial: false,
+    });
+    s.apply(&ClientEvent::Room {
+        room: "big".into(),
+        quiet: false,
+        members: 2,
+    });
+    let rows = screen(&s, W, H);
+    assert_shows(&rows, "2 members");
+    assert!(!contains(&rows, "partial list"));
+    assert!(!contains(&rows, "more"));
+    assert_shows(&rows, "* big is no longer quiet (2 members)");
 }

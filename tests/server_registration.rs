@@ -284,7 +284,7 @@ fn hello_checks_version_then_token_then_nick_syntax_then_uniqueness() {
     // Everything wrong: the version is reported.
     refused(
         srv.addr,
-        hello_with(2, "a b", "nope"),
+        hello_with(3, "a b", "nope"),
         ErrorCode::BadVersion,
     );
     refused(

@@ -38,14 +38,20 @@ fn pages_and_scripts_are_served_from_the_binary() {
     ] {
         let (status, answer) = get(s.web, path);
         assert_eq!(status, 200, "{path}");
-        assert!(header(&answer, "Content-Type").unwrap().starts_with(kind), "{path}");
+        assert!(
+            header(&answer, "Content-Type").unwrap().starts_with(kind),
+            "{path}"
+        );
         let len: usize = header(&answer, "Content-Length").unwrap().parse().unwrap();
         assert_eq!(body(&answer).len(), len, "{path}");
         assert!(body(&answer).contains(marker), "{path}");
         assert!(header(&answer, "Content-Security-Policy").is_some());
     }
     // HEAD: the same headers, no body.
-    let (status, answer) = http(s.web, format!("HEAD / HTTP/1.1\r\nHost: {}\r\n\r\n", s.web).as_bytes());
+    let (status, answer) = http(
+        s.web,
+        format!("HEAD / HTTP/1.1\r\nHost: {}\r\n\r\n", s.web).as_bytes(),
+    );
     assert_eq!(status, 200);
     assert!(header(&answer, "Content-Length").is_some());
     assert_eq!(body(&answer), "");
@@ -56,17 +62,41 @@ fn bad_requests_get_clear_statuses() {
     let s = start_web(|_| {});
     let w = s.web;
     assert_eq!(get(w, "/nope").0, 404);
-    let (status, answer) = http(w, format!("POST / HTTP/1.1\r\nHost: {w}\r\nContent-Length: 0\r\n\r\n").as_bytes());
+    let (status, answer) = http(
+        w,
+        format!("POST / HTTP/1.1\r\nHost: {w}\r\nContent-Length: 0\r\n\r\n").as_bytes(),
+    );
     assert_eq!(status, 405);
     assert_eq!(header(&answer, "Allow"), Some("GET, HEAD"));
-    assert_eq!(http(w, b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03garbage\r\n\r\n").0, 400);
-    assert_eq!(http(w, b"GET / HTTP/1.1\r\n\r\n").0, 400, "HTTP/1.1 without Host");
+    assert_eq!(
+        http(
+            w,
+            b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03garbage\r\n\r\n"
+        )
+        .0,
+        400
+    );
+    assert_eq!(
+        http(w, b"GET / HTTP/1.1\r\n\r\n").0,
+        400,
+        "HTTP/1.1 without Host"
+    );
     assert_eq!(http(w, b"hello there\r\n\r\n").0, 400);
     // Header limits: 8 KiB of head, 32 header lines.
-    let big = format!("GET / HTTP/1.1\r\nHost: {w}\r\nX-Big: {}\r\n\r\n", "a".repeat(9000));
+    let big = format!(
+        "GET / HTTP/1.1\r\nHost: {w}\r\nX-Big: {}\r\n\r\n",
+        "a".repeat(9000)
+    );
     assert_eq!(http(w, big.as_bytes()).0, 431);
     let many: String = (0..40).map(|i| format!("X-H{i}: v\r\n")).collect();
-    assert_eq!(http(w, format!("GET / HTTP/1.1\r\nHost: {w}\r\n{many}\r\n").as_bytes()).0, 431);
+    assert_eq!(
+        http(
+            w,
+            format!("GET / HTTP/1.1\r\nHost: {w}\r\n{many}\r\n").as_bytes()
+        )
+        .0,
+        431
+    );
     // Upgrades: to an unknown path, without the upgrade headers, a wrong version.
     assert_eq!(http(w, upgrade_request(w, "/chat", "").as_bytes()).0, 404);
     assert_eq!(get(w, "/ws").0, 426);
@@ -84,7 +114,14 @@ fn bad_requests_get_clear_statuses() {
 #[test]
 fn admin_upgrades_follow_the_admin_rules() {
     let off = start_web(|cfg| cfg.admin.bind = None);
-    assert_eq!(http(off.web, upgrade_request(off.web, "/admin/ws", "").as_bytes()).0, 404);
+    assert_eq!(
+        http(
+            off.web,
+            upgrade_request(off.web, "/admin/ws", "").as_bytes()
+        )
+        .0,
+        404
+    );
     let s = start_web(|_| {});
     let evil = upgrade_request(s.web, "/admin/ws", "Origin: http://evil.example\r\n");
     assert_eq!(http(s.web, evil.as_bytes()).0, 403);
@@ -124,7 +161,10 @@ fn a_slow_request_is_cut_at_the_handshake_timeout_without_stalling_others() {
     trickle.set_read_timeout(Some(WAIT)).unwrap();
     let started = std::time::Instant::now();
     let mut answer = Vec::new();
-    for b in b"GET / HTTP/1.1\r\nHost: x\r\nX-Slow: yes\r\n".iter().cycle() {
+    for b in b"GET / HTTP/1.1\r\nHost: x\r\nX-Slow: yes\r\n"
+        .iter()
+        .cycle()
+    {
         if trickle.write_all(&[*b]).is_err() || started.elapsed() > WAIT {
             break;
         }
@@ -159,5 +199,7 @@ fn too_many_connections_in_their_http_phase_get_503() {
         (status == 503).then_some(())
     });
     drop(idle);
-    web_support::wait_for("pages to be served again", || (get(s.web, "/").0 == 200).then_some(()));
+    web_support::wait_for("pages to be served again", || {
+        (get(s.web, "/").0 == 200).then_some(())
+    });
 }

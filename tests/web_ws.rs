@@ -10,7 +10,9 @@ use std::io::Write;
 use common::{Client, Msg, joined, left};
 use stxchat::admin::proto::{AdminRequest, AdminResponse};
 use stxchat::codec::{ClientMessage, ErrorCode};
-use web_support::{WsClient, binary, chat_of, close_code, masked, raw_upgrade, server_frames, start_web};
+use web_support::{
+    WsClient, binary, chat_of, close_code, masked, raw_upgrade, server_frames, start_web,
+};
 
 fn say<'a>(room: &'a str, text: &'a str) -> ClientMessage<'a> {
     ClientMessage::Say { room, text }
@@ -32,16 +34,30 @@ fn browser_and_tcp_clients_share_rooms() {
     assert!(got.contains(&joined("lobby", "web")));
     assert_eq!(tcp.recv(), joined("lobby", "web"));
     web.send(say("lobby", "hello from the browser"));
-    assert_eq!(text_of(&web.recv()), Some(("web", "hello from the browser")));
-    assert_eq!(text_of(&tcp.recv()), Some(("web", "hello from the browser")));
+    assert_eq!(
+        text_of(&web.recv()),
+        Some(("web", "hello from the browser"))
+    );
+    assert_eq!(
+        text_of(&tcp.recv()),
+        Some(("web", "hello from the browser"))
+    );
     tcp.say("lobby", "hello from the terminal");
-    assert_eq!(text_of(&tcp.recv()), Some(("tcp", "hello from the terminal")));
-    assert_eq!(text_of(&web.recv()), Some(("tcp", "hello from the terminal")));
+    assert_eq!(
+        text_of(&tcp.recv()),
+        Some(("tcp", "hello from the terminal"))
+    );
+    assert_eq!(
+        text_of(&web.recv()),
+        Some(("tcp", "hello from the terminal"))
+    );
     web.send(ClientMessage::Whisper {
         to: "tcp",
         text: "psst",
     });
-    assert!(matches!(tcp.recv(), Msg::Private { from, text, .. } if from == "web" && text == "psst"));
+    assert!(
+        matches!(tcp.recv(), Msg::Private { from, text, .. } if from == "web" && text == "psst")
+    );
     // Leaving over WebSocket: a close frame is a quit.
     web.ws
         .close(Some(tungstenite::protocol::CloseFrame {
@@ -84,7 +100,11 @@ fn frames_split_across_messages_or_packed_in_one_both_work() {
     let got = web.sync();
     let texts: Vec<_> = got.iter().filter_map(text_of).collect();
     assert_eq!(texts, [("split", "three"), ("split", "four")]);
-    let seen: Vec<_> = watcher.sync().iter().filter_map(|m| text_of(m).map(|(_, t)| t.to_string())).collect();
+    let seen: Vec<_> = watcher
+        .sync()
+        .iter()
+        .filter_map(|m| text_of(m).map(|(_, t)| t.to_string()))
+        .collect();
     assert_eq!(seen, ["one", "two", "three", "four"]);
 }
 
@@ -147,7 +167,10 @@ fn refused_with(bad: &[u8], code: u16) {
     let frames = server_frames(&mut raw);
     assert_eq!(close_code(&frames), Some(code), "{bad:02x?}");
     let chat = chat_of(&frames);
-    assert!(chat.iter().any(|m| text_of(m) == Some(("bad", "before"))), "{chat:?}");
+    assert!(
+        chat.iter().any(|m| text_of(m) == Some(("bad", "before"))),
+        "{chat:?}"
+    );
     assert!(!chat.iter().any(|m| text_of(m) == Some(("bad", "after"))));
     assert_eq!(watcher.recv(), joined("lobby", "bad"));
     assert_eq!(text_of(&watcher.recv()), Some(("bad", "before")));
@@ -210,11 +233,29 @@ fn the_admin_channel_works_over_websocket_and_kicks_tcp_clients() {
         r.encode(&mut b).unwrap();
         a.send_bytes(&b);
     };
-    send(&mut admin, AdminRequest::Auth { version: 1, token: "" });
-    send(&mut admin, AdminRequest::Kick { nick: "victim", reason: "testing" });
+    send(
+        &mut admin,
+        AdminRequest::Auth {
+            version: 1,
+            token: "",
+        },
+    );
+    send(
+        &mut admin,
+        AdminRequest::Kick {
+            nick: "victim",
+            reason: "testing",
+        },
+    );
     let answers = admin_answers(&mut admin, 2);
-    assert!(matches!(answers[0], AdminResponse::Ok { .. }), "{answers:?}");
-    assert!(matches!(&answers[1], AdminResponse::Kicked { found: true, .. }), "{answers:?}");
+    assert!(
+        matches!(answers[0], AdminResponse::Ok { .. }),
+        "{answers:?}"
+    );
+    assert!(
+        matches!(&answers[1], AdminResponse::Kicked { found: true, .. }),
+        "{answers:?}"
+    );
     let rest = victim.until_eof();
     assert!(rest.last().unwrap().is_error(ErrorCode::Kicked));
 }
@@ -227,7 +268,10 @@ fn an_admin_token_is_required_over_websocket_too() {
     AdminRequest::Counters.encode(&mut b).unwrap();
     admin.send_bytes(&b);
     let answers = admin_answers(&mut admin, 1);
-    assert!(matches!(answers[0], AdminResponse::Error { code: 4, .. }), "{answers:?}");
+    assert!(
+        matches!(answers[0], AdminResponse::Error { code: 4, .. }),
+        "{answers:?}"
+    );
 }
 
 /// The next `n` admin answers (pushed EVENTs skipped).

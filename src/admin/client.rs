@@ -17,6 +17,7 @@ use crate::admin::proto::{
     ADMIN_MAX_PAYLOAD, ADMIN_VERSION, AdminErrorCode, AdminRequest, AdminResponse, ListPage,
     MAX_KICK_REASON, MAX_LIST_LIMIT, Snapshot, admin_type, truncate_str,
 };
+use crate::admin::rooms::RoomsPage;
 use crate::codec::{EncodeError, Event, FrameDecoder, FrameError, MessageError};
 use crate::core::observe::{ConnEvent, ConnInfo, ConnState};
 
@@ -324,6 +325,16 @@ impl AdminClient {
         }
     }
 
+    /// The `limit` largest rooms (clamped to 1..=500 by the server), with
+    /// the numbers of rooms and of quiet rooms. A server older than the
+    /// ROOMS request answers [`AdminErrorCode::UnknownType`].
+    pub fn rooms(&mut self, limit: u16) -> Result<RoomsPage, ClientError> {
+        match self.request(&AdminRequest::Rooms { limit })? {
+            AdminResponse::Rooms(page) => Ok(page),
+            other => Err(unexpected("ROOMS", &other)),
+        }
+    }
+
     /// Events that arrived before the last response was handed out, oldest
     /// first (never blocks).
     pub fn take_events(&mut self) -> Vec<ConnEvent> {
@@ -359,6 +370,7 @@ fn unexpected(request: &'static str, got: &AdminResponse) -> ClientError {
         AdminResponse::List(_) => "LIST".into(),
         AdminResponse::Event(_) => "EVENT".into(),
         AdminResponse::Kicked { .. } => "KICKED".into(),
+        AdminResponse::Rooms(_) => "ROOMS".into(),
         AdminResponse::Error { code, detail } => format!("ERROR {code}: {detail}"),
     };
     ClientError::Unexpected { request, got }
@@ -373,6 +385,7 @@ pub fn request_name(type_byte: u8) -> &'static str {
         admin_type::SUBSCRIBE => "SUBSCRIBE",
         admin_type::UNSUBSCRIBE => "UNSUBSCRIBE",
         admin_type::KICK => "KICK",
+        admin_type::ROOMS => "ROOMS",
         _ => "unknown",
     }
 }

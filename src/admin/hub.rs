@@ -31,6 +31,7 @@ use slab::Slab;
 use crate::admin::config::{AdminConfig, AdminConfigError};
 use crate::admin::metrics::{MetricsPublisher, MetricsServer};
 use crate::admin::rates::RateMeter;
+use crate::admin::rooms::RoomsPage;
 use crate::admin::service::{AdminAuth, AdminSession, AdminSource};
 use crate::core::observe::{ConnInfo, ConnState, Counters};
 use crate::core::{Engine, Now};
@@ -94,6 +95,10 @@ impl<T> AdminSource for EngineSource<'_, T> {
 
     fn list_page(&self, state: ConnState, after_id: u64, limit: usize) -> (Vec<ConnInfo>, bool) {
         self.engine.list(state, after_id, limit)
+    }
+
+    fn rooms(&self, limit: usize) -> RoomsPage {
+        RoomsPage::from_summary(self.engine.rooms_by_size(limit))
     }
 
     fn kick(&mut self, nick: &str, reason: &str) -> bool {
@@ -286,7 +291,9 @@ impl AdminHub {
         if let Some((_, publisher)) = &self.metrics
             && now.mono_ms >= self.next_publish_ms
         {
-            publisher.publish(&engine.counters(now));
+            // The quiet count walks the rooms once (no member lists): cheap
+            // at two calls a second.
+            publisher.publish(&engine.counters(now), engine.rooms_by_size(0).quiet);
             self.next_publish_ms = now.mono_ms + PUBLISH_EVERY_MS;
         }
         if !self.observing && self.admin_addr.is_some() {

@@ -1,7 +1,8 @@
 //! The Prometheus endpoint (`--metrics-bind ADDR`, path `/metrics`).
 //!
 //! The event loop never renders or serves anything: it hands a copy of its
-//! counters to a [`MetricsPublisher`] a few times a second (a `try_lock`,
+//! counters (and the number of quiet rooms) to a [`MetricsPublisher`] a few
+//! times a second (a `try_lock`,
 //! skipped if a scrape holds the lock at that instant). A [`MetricsServer`]
 //! (tiny_http, its own threads) renders the latest copy with
 //! `prometheus-client` on each scrape. Every metric is listed in
@@ -27,11 +28,20 @@ pub const METRICS_PATH: &str = "/metrics";
 /// The content type of the OpenMetrics text format `prometheus-client` writes.
 pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
+/// What the event loop hands to the metrics endpoint.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Published {
+    /// The engine's counters.
+    pub counters: Counters,
+    /// Rooms that are quiet now (protocol version 2).
+    pub quiet_rooms: u64,
+}
+
 /// The latest counters, shared between the event loop (writer) and the
 /// metrics thread (reader).
 #[derive(Debug, Clone, Default)]
 pub struct MetricsPublisher {
-    shared: Arc<Mutex<Counters>>,
+    shared: Arc<Mutex<Published>>,
 }
 
 impl MetricsPublisher {
@@ -40,24 +50,29 @@ impl MetricsPublisher {
         MetricsPublisher::default()
     }
 
-    /// Stores a copy of `counters`; returns false (and stores nothing) if a
-    /// scrape holds the lock right now, so the caller never waits.
-    pub fn publish(&self, counters: &Counters) -> bool {
+    /// Stores a copy of `counters` and the quiet-room count; returns false
+    /// (and stores nothing) if a scrape holds the lock right now, so the
+    /// caller never waits.
+    pub fn publish(&self, counters: &Counters, quiet_rooms: u64) -> bool {
+        let store = |p: &mut Published| {
+            p.counters.clone_from(counters);
+            p.quiet_rooms = quiet_rooms;
+        };
         match self.shared.try_lock() {
-            Ok(mut c) => {
-                c.clone_from(counters);
+            Ok(mut p) => {
+                store(&mut p);
                 true
             }
             Err(std::sync::TryLockError::Poisoned(p)) => {
-                p.into_inner().clone_from(counters);
+                store(&mut p.into_inner());
                 true
             }
             Err(std::sync::TryLockError::WouldBlock) => false,
         }
     }
 
-    /// A copy of the last counters published.
-    pub fn latest(&self) -> Counters {
+    /// A copy of the last values published.
+    pub fn latest(&self) -> Published {
         match self.shared.lock() {
             Ok(c) => c.clone(),
             Err(p) => p.into_inner().clone(),
@@ -89,8 +104,9 @@ impl Collector for CountersCollector {
     }
 }
 
-/// Writes every metric for `c` (the list documented in `docs/ADMIN.md`).
-fn encode_counters(enc: &mut DescriptorEncoder<'_>, c: &Counters) -> Result<(), std::fmt::Error> {
+/// Writes every metric (the list documented in `docs/ADMIN.md`).
+fn encode_counters(enc: &mut DescriptorEncoder<'_>, p: &Published) -> Result<(), std::fmt::Error> {
+    let c = &p.counters;
     {
         let gauge = ConstGauge::new(0i64);
         let mut family = enc.encode_descriptor(
@@ -115,6 +131,13 @@ fn encode_counters(enc: &mut DescriptorEncoder<'_>, c: &Counters) -> Result<(), 
         "Rooms that exist now.",
         None,
         &ConstGauge::new(c.rooms),
+    )?;
+    metric(
+        enc,
+        "quiet_rooms",
+        "Rooms that are quiet now: more members than the presence limit, joins and leaves summarised.",
+        None,
+        &ConstGauge::new(p.quiet_rooms),
     )?;
     metric(
         enc,
@@ -215,10 +238,10 @@ fn encode_counters(enc: &mut DescriptorEncoder<'_>, c: &Counters) -> Result<(), 
     Ok(())
 }
 
-/// Renders `counters` as Prometheus (OpenMetrics) text.
-pub fn render(counters: &Counters) -> String {
+/// Renders `counters` and the quiet-room count as Prometheus (OpenMetrics) text.
+pub fn render(counters: &Counters, quiet_rooms: u64) -> String {
     let publisher = MetricsPublisher::new();
-    publisher.publish(counters);
+    publisher.publish(counters, quiet_rooms);
     render_registry(&registry(publisher))
 }
 
@@ -373,7 +396,7 @@ mod tests {
 
     #[test]
     fn rendered_text_parses_and_carries_every_counter() {
-        let text = render(&sample());
+        let text = render(&sample(), 2);
         assert!(text.ends_with("# EOF\n"), "{text}");
         assert_every_line_parses(&text);
         let lines = text.lines().map(|l| Ok(l.to_owned()));
@@ -386,6 +409,7 @@ mod tests {
         );
         assert_eq!(v("stxchat_connections", Some(("state", "closing"))), 1.0);
         assert_eq!(v("stxchat_rooms", None), 9.0);
+        assert_eq!(v("stxchat_quiet_rooms", None), 2.0);
         assert_eq!(v("stxchat_connections_accepted_total", None), 500.0);
         assert_eq!(v("stxchat_connections_rejected_full_total", None), 4.0);
         assert_eq!(v("stxchat_frames_received_total", None), 10_000.0);
@@ -419,10 +443,11 @@ mod tests {
 
     #[test]
     fn empty_counters_render_zeros() {
-        let text = render(&Counters::default());
+        let text = render(&Counters::default(), 0);
         let scrape =
             prometheus_parse::Scrape::parse(text.lines().map(|l| Ok(l.to_owned()))).unwrap();
         assert_eq!(value(&scrape, "stxchat_messages_total", None), 0.0);
+        assert_eq!(value(&scrape, "stxchat_quiet_rooms", None), 0.0);
         assert_eq!(
             value(&scrape, "stxchat_errors_total", Some(("code", "kicked"))),
             0.0
@@ -432,11 +457,12 @@ mod tests {
     #[test]
     fn publish_never_waits_for_a_scrape() {
         let p = MetricsPublisher::new();
-        assert!(p.publish(&sample()));
-        assert_eq!(p.latest(), sample());
+        assert!(p.publish(&sample(), 1));
+        assert_eq!(p.latest().counters, sample());
+        assert_eq!(p.latest().quiet_rooms, 1);
         let guard = p.shared.lock().unwrap();
-        assert!(!p.publish(&Counters::default()));
+        assert!(!p.publish(&Counters::default(), 0));
         drop(guard);
-        assert_eq!(p.latest(), sample());
+        assert_eq!(p.latest().counters, sample());
     }
 }

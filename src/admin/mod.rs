@@ -1,6 +1,7 @@
 //! The operator channel: the admin wire protocol ([`proto`]), the sans-IO
 //! admin session ([`service`]) and its hook in the server loop ([`hub`]),
-//! the per-second rates ([`rates`]), a blocking admin client ([`client`]),
+//! the per-second rates ([`rates`]), the room listing ([`rooms`]), a
+//! blocking admin client ([`client`]),
 //! the Prometheus endpoint ([`metrics`]), the operator flags ([`config`]),
 //! and the `stxchat top` screen ([`top`]). Documented in `docs/ADMIN.md`.
 
@@ -10,6 +11,7 @@ pub mod hub;
 pub mod metrics;
 pub mod proto;
 pub mod rates;
+pub mod rooms;
 pub mod service;
 pub mod top;
 

@@ -16,6 +16,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use serde::{Deserialize, Serialize};
 
 use crate::admin::rates::Rates;
+use crate::admin::rooms::{RoomsPage, decode_rooms, encode_rooms};
 use crate::codec::frame::{begin_frame, end_frame};
 use crate::codec::message::frame_with;
 use crate::codec::wire::{Reader, put_str8, put_str16, put_u16, put_u64};
@@ -49,6 +50,8 @@ pub mod admin_type {
     pub const UNSUBSCRIBE: u8 = 0x44;
     /// Request: remove a registered client by nick.
     pub const KICK: u8 = 0x45;
+    /// Request: the largest rooms (`u16 limit`).
+    pub const ROOMS: u8 = 0x46;
     /// Response: the request (AUTH, SUBSCRIBE, UNSUBSCRIBE) succeeded.
     pub const OK: u8 = 0xC0;
     /// Response: counters and rates.
@@ -61,6 +64,8 @@ pub mod admin_type {
     pub const KICKED: u8 = 0xC4;
     /// Response: an admin error.
     pub const ERROR: u8 = 0xC5;
+    /// Response: the largest rooms and the room totals.
+    pub const ROOMS_PAGE: u8 = 0xC6;
 }
 
 /// Admin error codes (their own numbering, separate from the chat codes).
@@ -171,6 +176,12 @@ pub enum AdminRequest<'a> {
         /// Sent to the client as the ERROR detail.
         reason: &'a str,
     },
+    /// Ask for the largest rooms, largest first.
+    Rooms {
+        /// At most this many (1..=[`crate::admin::rooms::MAX_ROOMS_LIMIT`];
+        /// others are clamped).
+        limit: u16,
+    },
 }
 
 /// The wire byte of a connection state.
@@ -214,6 +225,7 @@ impl<'a> AdminRequest<'a> {
                 nick: r.str8()?,
                 reason: r.str16()?,
             },
+            admin_type::ROOMS => AdminRequest::Rooms { limit: r.u16()? },
             other => return Err(MessageError::UnknownType(other)),
         };
         r.finish()?;
@@ -229,6 +241,7 @@ impl<'a> AdminRequest<'a> {
             AdminRequest::Subscribe => admin_type::SUBSCRIBE,
             AdminRequest::Unsubscribe => admin_type::UNSUBSCRIBE,
             AdminRequest::Kick { .. } => admin_type::KICK,
+            AdminRequest::Rooms { .. } => admin_type::ROOMS,
         }
     }
 
@@ -254,6 +267,7 @@ impl<'a> AdminRequest<'a> {
                     put_str8(o, nick)?;
                     put_str16(o, reason)?;
                 }
+                AdminRequest::Rooms { limit } => put_u16(o, limit),
                 AdminRequest::Counters | AdminRequest::Subscribe | AdminRequest::Unsubscribe => {}
             }
             Ok(())
@@ -308,6 +322,8 @@ pub enum AdminResponse {
         /// Whether a registered client with that nick was found (and kicked).
         found: bool,
     },
+    /// Answer to ROOMS.
+    Rooms(RoomsPage),
     /// An error; see [`AdminErrorCode`] (unknown codes are kept as numbers).
     Error {
         /// Error code.
@@ -723,6 +739,7 @@ impl AdminResponse {
                 code: r.u16()?,
                 detail: r.str16()?.to_owned(),
             },
+            admin_type::ROOMS_PAGE => AdminResponse::Rooms(decode_rooms(&mut r)?),
             other => return Err(MessageError::UnknownType(other)),
         };
         r.finish()?;
@@ -751,6 +768,7 @@ impl AdminResponse {
             }
             AdminResponse::Event(e) => encode_event(out, e),
             AdminResponse::Kicked { nick, found } => encode_kicked(out, nick, *found),
+            AdminResponse::Rooms(page) => encode_rooms(out, page),
             AdminResponse::Error { code, detail } => {
                 let start = begin_frame(out);
                 out.push(admin_type::ERROR);
@@ -833,6 +851,7 @@ mod tests {
                 nick: "Alice",
                 reason: "spam\nand more",
             },
+            AdminRequest::Rooms { limit: 100 },
         ];
         for req in reqs {
             let mut out = Vec::new();
@@ -1147,8 +1166,12 @@ mod tests {
 
     #[test]
     fn the_examples_in_admin_md_are_right() {
-        let cases: [(AdminRequest<'_>, &str); 4] = [
+        let cases: [(AdminRequest<'_>, &str); 5] = [
             (AdminRequest::Counters, "02 00 01 41 e7 81 99 55 03"),
+            (
+                AdminRequest::Rooms { limit: 10 },
+                "02 00 03 46 00 0a 40 55 40 9f 03",
+            ),
             (
                 AdminRequest::Auth {
                     version: 1,

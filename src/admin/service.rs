@@ -11,7 +11,8 @@
 //!
 //! No request does work proportional to the number of connections beyond
 //! what it returns: COUNTERS reads maintained totals, LIST asks the source
-//! for one bounded page, KICK looks one nick up.
+//! for one bounded page, KICK looks one nick up, ROOMS asks the source for
+//! a bounded number of the largest rooms.
 
 use subtle::ConstantTimeEq;
 
@@ -21,6 +22,7 @@ use crate::admin::proto::{
     encode_kicked, encode_list_page, encode_ok, encode_snapshot, truncate_str,
 };
 use crate::admin::rates::Rates;
+use crate::admin::rooms::{MAX_ROOMS_LIMIT, RoomsPage, encode_rooms};
 use crate::codec::{Event, FrameDecoder, MessageError};
 use crate::core::observe::{ConnEvent, ConnInfo, ConnState, Counters};
 
@@ -41,6 +43,10 @@ pub trait AdminSource {
     /// with ERROR kicked carrying `reason`, its rooms seeing LEFT reason 6.
     /// Returns whether such a client was found.
     fn kick(&mut self, nick: &str, reason: &str) -> bool;
+
+    /// The `limit` largest rooms, largest first, with the number of rooms
+    /// and of quiet rooms, and whether more rooms exist than listed.
+    fn rooms(&self, limit: usize) -> RoomsPage;
 }
 
 /// The admin channel's access rule.
@@ -212,6 +218,16 @@ impl State {
                 encode_kicked(&mut self.out, nick, found);
                 1
             }
+            AdminRequest::Rooms { limit } => {
+                let limit = usize::from(limit.clamp(1, MAX_ROOMS_LIMIT));
+                let mut page = source.rooms(limit);
+                if page.entries.len() > limit {
+                    page.entries.truncate(limit);
+                    page.more = true;
+                }
+                encode_rooms(&mut self.out, &page);
+                1 + page.entries.len()
+            }
         }
     }
 }
@@ -382,11 +398,13 @@ mod tests {
     use crate::codec::names_equal;
     use crate::core::observe::{CloseReason, ConnChange};
 
-    /// An engine stand-in: connections in a map, kicks recorded.
+    /// An engine stand-in: connections in a map, kicks recorded, rooms
+    /// as (name, members, quiet).
     #[derive(Default)]
     struct Fake {
         conns: BTreeMap<u64, ConnInfo>,
         kicked: Vec<(String, String)>,
+        rooms: Vec<(String, u64, bool)>,
     }
 
     impl Fake {
@@ -469,6 +487,26 @@ mod tests {
                     true
                 }
                 None => false,
+            }
+        }
+
+        fn rooms(&self, limit: usize) -> RoomsPage {
+            let mut all = self.rooms.clone();
+            all.sort_by_key(|r| std::cmp::Reverse(r.1));
+            RoomsPage {
+                rooms: all.len() as u64,
+                quiet_rooms: all.iter().filter(|r| r.2).count() as u64,
+                more: all.len() > limit,
+                // Hands back one more than asked: the session must cut it.
+                entries: all
+                    .into_iter()
+                    .take(limit + 1)
+                    .map(|(name, members, quiet)| crate::core::observe::RoomInfo {
+                        name,
+                        members,
+                        quiet,
+                    })
+                    .collect(),
             }
         }
     }
@@ -931,5 +969,30 @@ mod tests {
         assert_eq!(r.len(), 1);
         assert_eq!(error_code(&r[0]), Some(AdminErrorCode::ShuttingDown));
         assert!(s.is_closing());
+    }
+
+    #[test]
+    fn rooms_are_listed_largest_first_within_the_limit() {
+        let auth = AdminAuth::new(None);
+        let mut src = Fake::with(0, 0);
+        src.rooms = vec![
+            ("dev".into(), 3, false),
+            ("lobby".into(), 19_342, true),
+            ("ops".into(), 7, false),
+        ];
+        let mut s = AdminSession::new(&auth);
+        send(&mut s, AdminRequest::Rooms { limit: 2 });
+        send(&mut s, AdminRequest::Rooms { limit: 0 });
+        let got = run(&mut s, &mut src, &auth);
+        let [AdminResponse::Rooms(two), AdminResponse::Rooms(one)] = &got[..] else {
+            panic!("two ROOMS answers expected: {got:?}");
+        };
+        assert_eq!((two.rooms, two.quiet_rooms, two.more), (3, 1, true));
+        let names: Vec<&str> = two.entries.iter().map(|e| e.name.as_str()).collect();
+        assert_eq!(names, ["lobby", "ops"]);
+        assert!(two.entries[0].quiet && two.entries[0].members == 19_342);
+        // A limit of 0 is raised to 1.
+        assert_eq!(one.entries.len(), 1);
+        assert!(one.more);
     }
 }

@@ -5,13 +5,17 @@
 //! Also holds [`Incoming`], an owned copy of one decoded server message (the
 //! form in which the socket reader hands frames to the network controller),
 //! and [`MembersAssembler`], which joins a member list split over several
-//! MEMBERS frames.
+//! MEMBERS frames (and keeps the partial-list flag of a quiet room's list,
+//! protocol version 2).
 
 use std::collections::HashMap;
 
 use serde::Serialize;
 
-use crate::codec::{ErrorCode, FLAG_MORE, FLAG_REPLAYED, LeftReason, NameKey, ServerMessage};
+use crate::codec::{
+    ErrorCode, FLAG_MORE, FLAG_PARTIAL, FLAG_REPLAYED, LeftReason, NameKey, ROOM_QUIET,
+    ServerMessage,
+};
 
 /// One thing that happened, as a front end sees it.
 ///
@@ -87,12 +91,28 @@ pub enum ClientEvent {
         /// The reason in words ("parted", "quit", ...).
         reason: String,
     },
-    /// A room's complete member list (all MEMBERS frames of one list joined).
+    /// A room's member list (all MEMBERS frames of one list joined).
     Members {
         /// Room.
         room: String,
         /// The members, in the order the server sent them.
         nicks: Vec<String>,
+        /// Only part of the members: the room is quiet (protocol version 2,
+        /// MEMBERS flags bit 1); the count comes with the ROOM that follows.
+        partial: bool,
+    },
+    /// A room's presence summary (ROOM, protocol version 2): sent when a
+    /// room turns quiet, about once a second while a quiet room's member
+    /// count changes, after a quiet room's member list, and (not quiet)
+    /// when it turns back to normal.
+    Room {
+        /// Room.
+        room: String,
+        /// The room is quiet: joins and departures of others are not
+        /// announced, and member lists are partial.
+        quiet: bool,
+        /// The member count.
+        members: u32,
     },
     /// A round-trip time measured from a keepalive PING and its PONG.
     Rtt {
@@ -248,8 +268,19 @@ pub enum Incoming {
         room: String,
         /// More frames of this list follow.
         more: bool,
+        /// A quiet room's partial list (version 2).
+        partial: bool,
         /// The nicks in this frame.
         nicks: Vec<String>,
+    },
+    /// ROOM (version 2).
+    Room {
+        /// Room.
+        room: String,
+        /// The room is quiet.
+        quiet: bool,
+        /// The member count.
+        members: u32,
     },
     /// PONG.
     Pong {
@@ -262,15 +293,6 @@ pub enum Incoming {
         code: u16,
         /// Detail.
         detail: String,
-    },
-    /// ROOM (version 2): a room's presence summary.
-    Room {
-        /// Room.
-        room: String,
-        /// Bit 0: the room is quiet.
-        flags: u8,
-        /// Member count.
-        members: u32,
     },
 }
 
@@ -332,12 +354,8 @@ impl Incoming {
             ServerMessage::Members { room, flags, nicks } => Incoming::Members {
                 room: room.to_owned(),
                 more: flags & FLAG_MORE != 0,
+                partial: flags & FLAG_PARTIAL != 0,
                 nicks: nicks.iter().map(str::to_owned).collect(),
-            },
-            ServerMessage::Pong { token } => Incoming::Pong { token },
-            ServerMessage::Error { code, detail } => Incoming::Error {
-                code,
-                detail: detail.to_owned(),
             },
             ServerMessage::Room {
                 room,
@@ -345,8 +363,13 @@ impl Incoming {
                 members,
             } => Incoming::Room {
                 room: room.to_owned(),
-                flags,
+                quiet: flags & ROOM_QUIET != 0,
                 members,
+            },
+            ServerMessage::Pong { token } => Incoming::Pong { token },
+            ServerMessage::Error { code, detail } => Incoming::Error {
+                code,
+                detail: detail.to_owned(),
             },
         }
     }
@@ -358,11 +381,22 @@ pub fn name_key(name: &str) -> String {
     NameKey::new(name).map_or_else(|| name.to_ascii_lowercase(), |k| k.as_str().to_owned())
 }
 
+/// A member list assembled from its MEMBERS frames.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemberList {
+    /// The room as spelt in the list's first frame.
+    pub room: String,
+    /// Every nick of the list, in the order received.
+    pub nicks: Vec<String>,
+    /// A quiet room's partial list (any of its frames had bit 1).
+    pub partial: bool,
+}
+
 /// Joins member lists that the server split over several MEMBERS frames.
 #[derive(Debug, Default)]
 pub struct MembersAssembler {
-    /// Partial lists by room key: the room as spelt and the nicks so far.
-    partial: HashMap<String, (String, Vec<String>)>,
+    /// Lists still being received, by room key.
+    partial: HashMap<String, MemberList>,
 }
 
 impl MembersAssembler {
@@ -371,20 +405,26 @@ impl MembersAssembler {
         Self::default()
     }
 
-    /// Adds one frame; returns the room and its whole list once the last
-    /// frame of that list (no "more" flag) has arrived.
+    /// Adds one frame; returns the whole list once its last frame (no
+    /// "more" flag) has arrived.
     pub fn push(
         &mut self,
         room: String,
         more: bool,
+        partial: bool,
         nicks: Vec<String>,
-    ) -> Option<(String, Vec<String>)> {
+    ) -> Option<MemberList> {
         let key = name_key(&room);
         let entry = self
             .partial
             .entry(key.clone())
-            .or_insert_with(|| (room, Vec::new()));
-        entry.1.extend(nicks);
+            .or_insert_with(|| MemberList {
+                room,
+                nicks: Vec::new(),
+                partial: false,
+            });
+        entry.nicks.extend(nicks);
+        entry.partial |= partial;
         if more {
             return None;
         }
@@ -402,21 +442,35 @@ mod tests {
     use super::*;
     use crate::codec::NickList;
 
+    fn list(room: &str, nicks: &[&str], partial: bool) -> Option<MemberList> {
+        Some(MemberList {
+            room: room.into(),
+            nicks: nicks.iter().map(|n| (*n).to_owned()).collect(),
+            partial,
+        })
+    }
+
     #[test]
     fn members_frames_are_joined_until_the_last() {
         let mut a = MembersAssembler::new();
-        assert_eq!(a.push("Lobby".into(), true, vec!["a".into()]), None);
+        assert_eq!(a.push("Lobby".into(), true, false, vec!["a".into()]), None);
         assert_eq!(
-            a.push("other".into(), false, vec!["x".into()]),
-            Some(("other".into(), vec!["x".into()]))
+            a.push("other".into(), false, false, vec!["x".into()]),
+            list("other", &["x"], false)
         );
         assert_eq!(
-            a.push("LOBBY".into(), false, vec!["b".into(), "c".into()]),
-            Some(("Lobby".into(), vec!["a".into(), "b".into(), "c".into()]))
+            a.push("LOBBY".into(), false, false, vec!["b".into(), "c".into()]),
+            list("Lobby", &["a", "b", "c"], false)
         );
         assert_eq!(
-            a.push("lobby".into(), false, vec!["z".into()]),
-            Some(("lobby".into(), vec!["z".into()]))
+            a.push("lobby".into(), false, true, vec!["z".into()]),
+            list("lobby", &["z"], true)
+        );
+        // The partial flag of any frame marks the whole list.
+        assert_eq!(a.push("q".into(), true, true, vec!["a".into()]), None);
+        assert_eq!(
+            a.push("q".into(), false, false, vec!["b".into()]),
+            list("q", &["a", "b"], true)
         );
     }
 
@@ -433,9 +487,38 @@ mod tests {
             Incoming::Members {
                 room: "r".into(),
                 more: true,
+                partial: false,
                 nicks: vec!["a".into(), "b".into()]
             }
         );
+        let m = ServerMessage::Members {
+            room: "r",
+            flags: FLAG_PARTIAL,
+            nicks: NickList::List(&list),
+        };
+        assert!(matches!(
+            Incoming::from_message(&m),
+            Incoming::Members {
+                more: false,
+                partial: true,
+                ..
+            }
+        ));
+        for (flags, quiet) in [(ROOM_QUIET, true), (0, false)] {
+            let m = ServerMessage::Room {
+                room: "big",
+                flags,
+                members: 19_342,
+            };
+            assert_eq!(
+                Incoming::from_message(&m),
+                Incoming::Room {
+                    room: "big".into(),
+                    quiet,
+                    members: 19_342
+                }
+            );
+        }
         let m = ServerMessage::Message {
             flags: FLAG_REPLAYED,
             seq: 7,
@@ -471,5 +554,15 @@ mod tests {
             "unknown"
         );
         assert_eq!(describe_left_reason(42), "reason 42");
+        let e = ClientEvent::Room {
+            room: "lobby".into(),
+            quiet: true,
+            members: 1001,
+        };
+        let v: serde_json::Value = serde_json::to_value(&e).unwrap();
+        assert_eq!(
+            v,
+            serde_json::json!({"event": "room", "room": "lobby", "quiet": true, "members": 1001})
+        );
     }
 }

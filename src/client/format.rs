@@ -66,6 +66,28 @@ pub fn one_line(text: &str) -> Cow<'_, str> {
     }
 }
 
+/// A count with thousands separators: `19,342`.
+pub fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// A member count in words: `1 member`, `19,342 members`.
+pub fn members_count(n: u64) -> String {
+    if n == 1 {
+        "1 member".to_owned()
+    } else {
+        format!("{} members", thousands(n))
+    }
+}
+
 /// Members sorted for display (case-insensitively), joined by `, `.
 pub fn member_list(nicks: &[String]) -> String {
     let mut sorted: Vec<&str> = nicks.iter().map(String::as_str).collect();
@@ -79,7 +101,8 @@ pub fn event_room(event: &ClientEvent) -> Option<&str> {
         ClientEvent::Message { room, .. }
         | ClientEvent::Joined { room, .. }
         | ClientEvent::Left { room, .. }
-        | ClientEvent::Members { room, .. } => Some(room),
+        | ClientEvent::Members { room, .. }
+        | ClientEvent::Room { room, .. } => Some(room),
         _ => None,
     }
 }
@@ -100,9 +123,33 @@ pub fn notice(event: &ClientEvent) -> Option<String> {
         } => format!("connected to {server_name} as {nick}"),
         ClientEvent::Joined { nick, .. } => format!("{nick} joined"),
         ClientEvent::Left { nick, reason, .. } => format!("{nick} left ({reason})"),
-        ClientEvent::Members { nicks, .. } => {
-            format!("members ({}): {}", nicks.len(), member_list(nicks))
-        }
+        ClientEvent::Members {
+            nicks,
+            partial: false,
+            ..
+        } => format!("members ({}): {}", nicks.len(), member_list(nicks)),
+        ClientEvent::Members {
+            nicks,
+            partial: true,
+            ..
+        } => format!(
+            "members (partial list, {} shown): {}",
+            nicks.len(),
+            member_list(nicks)
+        ),
+        ClientEvent::Room {
+            quiet: true,
+            members,
+            ..
+        } => format!("{} (quiet room)", members_count(u64::from(*members))),
+        ClientEvent::Room {
+            quiet: false,
+            members,
+            ..
+        } => format!(
+            "{} (no longer quiet: joins and leaves are shown again)",
+            members_count(u64::from(*members))
+        ),
         ClientEvent::ServerError { code, detail, .. } => {
             format!("error: {}", server_error_text(*code, detail))
         }
@@ -266,10 +313,38 @@ mod tests {
         assert_eq!(
             text_line(&ClientEvent::Members {
                 room: "dev".into(),
-                nicks: vec!["zed".into(), "Bob".into(), "alice".into()]
+                nicks: vec!["zed".into(), "Bob".into(), "alice".into()],
+                partial: false,
             })
             .unwrap(),
             "[dev] * members (3): alice, Bob, zed"
+        );
+        assert_eq!(
+            text_line(&ClientEvent::Members {
+                room: "big".into(),
+                nicks: vec!["zed".into(), "Bob".into()],
+                partial: true,
+            })
+            .unwrap(),
+            "[big] * members (partial list, 2 shown): Bob, zed"
+        );
+        assert_eq!(
+            text_line(&ClientEvent::Room {
+                room: "big".into(),
+                quiet: true,
+                members: 19_342,
+            })
+            .unwrap(),
+            "[big] * 19,342 members (quiet room)"
+        );
+        assert_eq!(
+            text_line(&ClientEvent::Room {
+                room: "big".into(),
+                quiet: false,
+                members: 1,
+            })
+            .unwrap(),
+            "[big] * 1 member (no longer quiet: joins and leaves are shown again)"
         );
         assert_eq!(
             text_line(&ClientEvent::Connected {
@@ -352,6 +427,51 @@ mod tests {
         assert_eq!(v["code"], 11);
         assert_eq!(v["name"], "no_such_nick");
         assert_eq!(v["detail"], "no bob");
+    }
+
+    #[test]
+    fn counts_have_thousands_separators() {
+        for (n, s) in [
+            (0, "0"),
+            (999, "999"),
+            (1000, "1,000"),
+            (19_342, "19,342"),
+            (123_456, "123,456"),
+            (1_234_567, "1,234,567"),
+            (u64::from(u32::MAX), "4,294,967,295"),
+        ] {
+            assert_eq!(thousands(n), s);
+        }
+        assert_eq!(members_count(1), "1 member");
+        assert_eq!(members_count(0), "0 members");
+        assert_eq!(members_count(19_342), "19,342 members");
+    }
+
+    #[test]
+    fn json_room_events_carry_room_quiet_and_members() {
+        let line = json_line(&ClientEvent::Room {
+            room: "lobby".into(),
+            quiet: true,
+            members: 19_342,
+        })
+        .unwrap();
+        let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(
+            v,
+            serde_json::json!({"event": "room", "room": "lobby", "quiet": true, "members": 19342})
+        );
+        let line = json_line(&ClientEvent::Members {
+            room: "lobby".into(),
+            nicks: vec!["a".into()],
+            partial: true,
+        })
+        .unwrap();
+        let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(v["partial"], true);
+        assert_eq!(
+            text_line(&ClientEvent::server_error(21, "cluster down")).unwrap(),
+            "error: the server could not reach its cluster; nothing was done (cluster down)"
+        );
     }
 
     #[test]

@@ -8,7 +8,7 @@
 //!
 //! Modules: [`command`] parses input lines, [`input`] is the editable input
 //! line, [`request`] holds what a front end asks the network for and the
-//! local checks, [`net`] runs the connection (handshake, keepalive, RTT,
+//! local checks, [`roster`] a room's members (quiet rooms included), [`net`] runs the connection (handshake, keepalive, RTT,
 //! reconnect), [`event`] types what the network reports, and [`format`]
 //! turns events into text and JSON.
 
@@ -19,6 +19,7 @@ pub mod input;
 pub mod net;
 pub mod plain;
 pub mod request;
+pub mod roster;
 pub mod state;
 pub mod tui;
 pub mod view;

@@ -1,7 +1,9 @@
 //! The network side of the client: one controller thread per client plus one
 //! socket-reader thread per connection, on blocking `std::net` sockets.
 //!
-//! The controller connects, registers (HELLO / WELCOME), re-joins the rooms
+//! The controller connects, registers (HELLO / WELCOME, protocol version 2;
+//! a server that answers `bad_version` is asked again at once with version
+//! 1, so older servers still serve this client), re-joins the rooms
 //! of an earlier connection, sends keepalive PINGs every `keepalive_secs / 3`
 //! (measuring the round-trip time from each PONG), turns server messages into
 //! [`ClientEvent`]s and writes the front end's [`Request`]s. When the
@@ -25,8 +27,14 @@ use crate::client::format::error_sentence;
 use crate::client::request::{Refusal, Request};
 use crate::codec::{
     ClientMessage, DEFAULT_MAX_PAYLOAD, ErrorCode, Event, FrameDecoder, MAX_PAYLOAD_LIMIT,
-    PROTOCOL_VERSION, ServerMessage, names_equal,
+    PROTOCOL_V2, PROTOCOL_VERSION, ServerMessage, names_equal,
 };
+
+/// The protocol version the client asks for in HELLO (quiet rooms, ROOM).
+pub const CLIENT_VERSION: u8 = PROTOCOL_V2;
+
+/// The version asked for when a server refuses [`CLIENT_VERSION`].
+pub const FALLBACK_VERSION: u8 = PROTOCOL_VERSION;
 
 /// How the network side connects and behaves.
 #[derive(Debug, Clone)]
@@ -133,6 +141,7 @@ where
         events,
         rooms: Vec::new(),
         generation: 0,
+        version: CLIENT_VERSION,
     };
     std::thread::Builder::new()
         .name("stxchat-net".into())
@@ -158,6 +167,9 @@ enum End {
     Quit,
     /// Lost; worth reconnecting if the client was registered before.
     Lost(String),
+    /// The server refused our protocol version: try again at once with an
+    /// older one.
+    Downgrade,
     /// Give up for good.
     Fatal(String),
 }
@@ -221,6 +233,9 @@ struct Controller<T> {
     /// Rooms we are in, as the server spells them (re-joined on reconnect).
     rooms: Vec<String>,
     generation: u64,
+    /// The protocol version HELLO asks for ([`CLIENT_VERSION`], or
+    /// [`FALLBACK_VERSION`] once a server refused it).
+    version: u8,
 }
 
 /// Reports a fatal event if the controller thread unwinds, so front ends
@@ -262,6 +277,7 @@ impl<T: From<ClientEvent>> Controller<T> {
                 attempt = 0;
             }
             let reason = match end {
+                End::Downgrade => continue,
                 End::Quit => return self.emit(ClientEvent::Finished),
                 End::Fatal(message) => return self.emit(ClientEvent::Fatal { message }),
                 End::Lost(reason) if !registered_once => {
@@ -375,7 +391,7 @@ impl<T: From<ClientEvent>> Controller<T> {
         }
         let mut out = Vec::new();
         let hello = ClientMessage::Hello {
-            version: PROTOCOL_VERSION,
+            version: self.version,
             nick: &self.config.nick,
             token: &self.config.password,
         };
@@ -434,15 +450,26 @@ impl<T: From<ClientEvent>> Controller<T> {
                     return self.serve(session);
                 }
                 NetInput::Frame(g, Incoming::Error { code, detail }) if g == generation => {
-                    self.emit(ClientEvent::server_error(code, &detail));
                     let _ = stream.shutdown(Shutdown::Both);
+                    if code == ErrorCode::BadVersion.as_u16() && self.version > FALLBACK_VERSION {
+                        self.version = FALLBACK_VERSION;
+                        self.emit(ClientEvent::Warning {
+                            message: format!(
+                                "the server does not speak protocol version {CLIENT_VERSION}; \
+                                 using version {FALLBACK_VERSION} (no quiet-room summaries)"
+                            ),
+                        });
+                        return End::Downgrade;
+                    }
+                    self.emit(ClientEvent::server_error(code, &detail));
                     let refused = format!("registration refused: {}", error_sentence(code));
                     return match ErrorCode::from_u16(code) {
                         Some(
                             ErrorCode::NickTaken
                             | ErrorCode::ServerFull
                             | ErrorCode::ShuttingDown
-                            | ErrorCode::Timeout,
+                            | ErrorCode::Timeout
+                            | ErrorCode::Unavailable,
                         ) if reconnecting => End::Lost(refused),
                         _ => End::Fatal(refused),
                     };
@@ -561,8 +588,7 @@ impl<T: From<ClientEvent>> Controller<T> {
     /// Handles one server message.
     fn incoming(&mut self, s: &mut Session, msg: Incoming) -> Result<(), End> {
         match msg {
-            // This client says version 1 in HELLO, so no ROOM comes.
-            Incoming::Welcome { .. } | Incoming::Room { .. } => {}
+            Incoming::Welcome { .. } => {}
             Incoming::Message {
                 replayed,
                 seq,
@@ -607,11 +633,29 @@ impl<T: From<ClientEvent>> Controller<T> {
                 }
                 self.emit(ClientEvent::left(&room, &nick, reason));
             }
-            Incoming::Members { room, more, nicks } => {
-                if let Some((room, nicks)) = s.members.push(room, more, nicks) {
-                    self.emit(ClientEvent::Members { room, nicks });
+            Incoming::Members {
+                room,
+                more,
+                partial,
+                nicks,
+            } => {
+                if let Some(list) = s.members.push(room, more, partial, nicks) {
+                    self.emit(ClientEvent::Members {
+                        room: list.room,
+                        nicks: list.nicks,
+                        partial: list.partial,
+                    });
                 }
             }
+            Incoming::Room {
+                room,
+                quiet,
+                members,
+            } => self.emit(ClientEvent::Room {
+                room,
+                quiet,
+                members,
+            }),
             Incoming::Pong { token } => {
                 if let Some((sent, purpose)) = s.pong(token) {
                     match purpose {

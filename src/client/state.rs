@@ -1,7 +1,9 @@
 //! What the full-screen client shows, independent of drawing: one tab per
 //! joined room and per private conversation (plus a status tab), each with
 //! its message pane, scroll position and unread count; the rooms' member
-//! lists kept live from MEMBERS, JOINED and LEFT; the connection's state and
+//! lists kept live from MEMBERS, JOINED and LEFT, and for quiet rooms
+//! (protocol version 2) the member count from ROOM, the list marked
+//! partial and no join or leave lines; the connection's state and
 //! round-trip time; and the input line. Events from the network update it
 //! ([`ChatState::apply`]); an entered line becomes a [`Request`]
 //! ([`ChatState::submit`]).
@@ -11,9 +13,10 @@ use std::time::Duration;
 
 use crate::client::command::{self, Command, HELP, KEYS_HELP, ParseError};
 use crate::client::event::{ClientEvent, name_key};
-use crate::client::format::{self, clock_hm, member_list, now_ms};
+use crate::client::format::{self, clock_hm, member_list, members_count, now_ms, thousands};
 use crate::client::input::InputLine;
 use crate::client::request::Request;
+use crate::client::roster::{Roster, Transition};
 use crate::codec::{DEFAULT_MAX_PAYLOAD, LeftReason, names_equal};
 
 /// Most lines a tab keeps.
@@ -66,8 +69,8 @@ pub struct Tab {
     pub kind: TabKind,
     /// The message pane, oldest first.
     pub lines: VecDeque<PaneLine>,
-    /// Room members (rooms only), sorted for display.
-    pub members: Vec<String>,
+    /// Room members (rooms only), quiet-room state included.
+    pub roster: Roster,
     /// For rooms: whether we are currently in it.
     pub joined: bool,
     /// Chat lines that arrived while the tab was not shown.
@@ -87,7 +90,7 @@ impl Tab {
         Tab {
             kind,
             lines: VecDeque::new(),
-            members: Vec::new(),
+            roster: Roster::default(),
             joined: false,
             unread: 0,
             scroll: 0,
@@ -111,17 +114,6 @@ impl Tab {
         }
         self.lines.push_back(PaneLine { time, kind });
     }
-
-    fn set_members(&mut self, nicks: &[String]) {
-        let mut m = nicks.to_vec();
-        sort_nicks(&mut m);
-        m.dedup_by(|a, b| names_equal(a, b));
-        self.members = m;
-    }
-}
-
-fn sort_nicks(nicks: &mut [String]) {
-    nicks.sort_by_key(|n| (n.to_lowercase(), n.clone()));
 }
 
 /// The connection as the status bar shows it.
@@ -169,9 +161,15 @@ pub struct ChatState {
     pub net_ended: bool,
     /// Rooms (keys) whose next member list answers a `/who`.
     pending_who: Vec<String>,
-    /// Member lists of rooms without a tab yet, by room key: a join sends
-    /// MEMBERS before our own JOINED.
-    unclaimed_members: HashMap<String, Vec<String>>,
+    /// Member lists (and whether partial) of rooms without a tab yet, by
+    /// room key: a join sends MEMBERS before our own JOINED.
+    unclaimed_members: HashMap<String, (Vec<String>, bool)>,
+    /// ROOM summaries (quiet, count) of rooms without a tab yet: a quiet
+    /// room's join sends ROOM before our own JOINED.
+    unclaimed_rooms: HashMap<String, (bool, u32)>,
+    /// A partial `/who` answer waiting for the ROOM that follows it (room
+    /// key, room, nicks), so that it is printed with the room's count.
+    who_partial: Option<(String, String, Vec<String>)>,
     /// Why the last reconnect attempt failed (repeats are not shown again).
     last_failure: Option<String>,
 }
@@ -193,6 +191,8 @@ impl ChatState {
             net_ended: false,
             pending_who: Vec::new(),
             unclaimed_members: HashMap::new(),
+            unclaimed_rooms: HashMap::new(),
+            who_partial: None,
             last_failure: None,
         }
     }
@@ -386,28 +386,38 @@ impl ChatState {
             }
             ClientEvent::Joined { room, nick } => {
                 if names_equal(nick, &self.nick) {
+                    let key = name_key(room);
                     let (i, _) = self.open(TabKind::Room(room.clone()));
-                    if let Some(members) = self.unclaimed_members.remove(&name_key(room)) {
-                        self.tabs[i].set_members(&members);
-                    }
                     let tab = &mut self.tabs[i];
-                    tab.joined = true;
-                    if !tab.members.iter().any(|m| names_equal(m, nick)) {
-                        tab.members.push(nick.clone());
-                        sort_nicks(&mut tab.members);
+                    if let Some((members, partial)) = self.unclaimed_members.remove(&key) {
+                        tab.roster.set_list(&members, partial);
                     }
+                    if let Some((quiet, count)) = self.unclaimed_rooms.remove(&key) {
+                        tab.roster.summary(quiet, count);
+                    }
+                    tab.joined = true;
+                    tab.roster.add(nick);
                     let fresh = std::mem::replace(&mut tab.fresh, false);
-                    self.notice_in(i, format!("you joined {room}"));
+                    let text = if tab.roster.is_quiet() {
+                        format!(
+                            "you joined {room}, a quiet room of {}: joins and leaves are not shown",
+                            members_count(tab.roster.total())
+                        )
+                    } else {
+                        format!("you joined {room}")
+                    };
+                    self.notice_in(i, text);
                     if fresh {
                         self.select(i);
                     }
                 } else if let Some(i) = self.room_tab(room) {
+                    // A quiet room announces no joins: none is shown or
+                    // added to its sample, should one arrive anyway.
                     let tab = &mut self.tabs[i];
-                    if !tab.members.iter().any(|m| names_equal(m, nick)) {
-                        tab.members.push(nick.clone());
-                        sort_nicks(&mut tab.members);
+                    if !tab.roster.is_quiet() {
+                        tab.roster.add(nick);
+                        self.notice_in(i, format!("{nick} joined"));
                     }
-                    self.notice_in(i, format!("{nick} joined"));
                 }
             }
             ClientEvent::Left {
@@ -425,15 +435,22 @@ impl ChatState {
                         self.notice(format!("you left {room}"));
                     } else {
                         self.tabs[i].joined = false;
-                        self.tabs[i].members.clear();
+                        self.tabs[i].roster.clear();
                         self.notice_in(i, format!("you left {room} ({reason})"));
                     }
                 } else {
-                    self.tabs[i].members.retain(|m| !names_equal(m, nick));
-                    self.notice_in(i, format!("{nick} left ({reason})"));
+                    let tab = &mut self.tabs[i];
+                    tab.roster.remove(nick);
+                    if !tab.roster.is_quiet() {
+                        self.notice_in(i, format!("{nick} left ({reason})"));
+                    }
                 }
             }
-            ClientEvent::Members { room, nicks } => {
+            ClientEvent::Members {
+                room,
+                nicks,
+                partial,
+            } => {
                 let key = name_key(room);
                 let asked = match self.pending_who.iter().position(|k| *k == key) {
                     Some(p) => {
@@ -442,13 +459,22 @@ impl ChatState {
                     }
                     None => false,
                 };
+                // A new list replaces the old one; nobody's arrival or
+                // departure is inferred from the difference.
                 match self.room_tab(room) {
-                    Some(i) => self.tabs[i].set_members(nicks),
+                    Some(i) => self.tabs[i].roster.set_list(nicks, *partial),
                     None => {
-                        self.unclaimed_members.insert(key, nicks.clone());
+                        if !*partial {
+                            self.unclaimed_rooms.remove(&key);
+                        }
+                        self.unclaimed_members
+                            .insert(key.clone(), (nicks.clone(), *partial));
                     }
                 }
-                if asked {
+                if asked && *partial {
+                    // The count comes with the ROOM that follows.
+                    self.who_partial = Some((key, room.clone(), nicks.clone()));
+                } else if asked {
                     self.notice(format!(
                         "members of {room} ({}): {}",
                         nicks.len(),
@@ -456,6 +482,11 @@ impl ChatState {
                     ));
                 }
             }
+            ClientEvent::Room {
+                room,
+                quiet,
+                members,
+            } => self.room_summary(room, *quiet, *members),
             ClientEvent::Rtt { micros } => self.rtt = Some(Duration::from_micros(*micros)),
             ClientEvent::ServerError { .. } | ClientEvent::Refused { .. } => {
                 if let Some(text) = format::notice(event) {
@@ -466,10 +497,12 @@ impl ChatState {
                 self.connection = Connection::Offline(reason.clone());
                 self.pending_who.clear();
                 self.unclaimed_members.clear();
+                self.unclaimed_rooms.clear();
+                self.who_partial = None;
                 for tab in &mut self.tabs {
                     if matches!(tab.kind, TabKind::Room(_)) {
                         tab.joined = false;
-                        tab.members.clear();
+                        tab.roster.clear();
                     }
                 }
                 if let Some(text) = format::notice(event) {
@@ -507,13 +540,50 @@ impl ChatState {
                 self.connection = Connection::Offline(message.clone());
                 for tab in &mut self.tabs {
                     tab.joined = false;
-                    tab.members.clear();
+                    tab.roster.clear();
                 }
                 if let Some(text) = format::notice(event) {
                     self.global(LineKind::Error(text));
                 }
             }
             ClientEvent::Ready | ClientEvent::Barrier { .. } => {}
+        }
+    }
+
+    /// Applies a ROOM summary: the tab's count and quiet state (kept for
+    /// later if the tab is not open yet), a notice when a joined room turns
+    /// quiet or back, and the answer to a `/who` whose partial list came
+    /// just before.
+    fn room_summary(&mut self, room: &str, quiet: bool, members: u32) {
+        let key = name_key(room);
+        if let Some((_, spelt, nicks)) = self.who_partial.take_if(|(k, _, _)| *k == key) {
+            self.notice(format!(
+                "members of {spelt} (partial list, {} of {}): {}",
+                nicks.len(),
+                thousands(u64::from(members)),
+                member_list(&nicks)
+            ));
+        }
+        let Some(i) = self.room_tab(room) else {
+            self.unclaimed_rooms.insert(key, (quiet, members));
+            return;
+        };
+        let tab = &mut self.tabs[i];
+        let transition = tab.roster.summary(quiet, members);
+        if !tab.joined {
+            return;
+        }
+        let count = members_count(u64::from(members));
+        match transition {
+            Transition::BecameQuiet => self.notice_in(
+                i,
+                format!("{room} is now a quiet room ({count}): joins and leaves are not shown"),
+            ),
+            Transition::BecameNormal => self.notice_in(
+                i,
+                format!("{room} is no longer quiet ({count}): joins and leaves are shown again"),
+            ),
+            Transition::None => {}
         }
     }
 
@@ -651,7 +721,7 @@ mod tests {
         assert_eq!(s.active, 1);
         assert_eq!(s.active_tab().kind, TabKind::Room("lobby".into()));
         assert!(s.active_tab().joined);
-        assert_eq!(s.active_tab().members, vec!["Alice".to_string()]);
+        assert_eq!(s.active_tab().roster.members(), vec!["Alice".to_string()]);
     }
 
     #[test]
@@ -662,6 +732,7 @@ mod tests {
         s.apply(&ClientEvent::Members {
             room: "dev".into(),
             nicks: vec!["bob".into(), "Alice".into()],
+            partial: false,
         });
         assert_eq!(s.active, 1, "not shown before the join completes");
         s.apply(&ClientEvent::Joined {
@@ -669,11 +740,12 @@ mod tests {
             nick: "Alice".into(),
         });
         assert_eq!(s.active_tab().kind, TabKind::Room("dev".into()));
-        assert_eq!(s.active_tab().members, ["Alice", "bob"]);
+        assert_eq!(s.active_tab().roster.members(), ["Alice", "bob"]);
         // Without history the tab does not exist before JOINED.
         s.apply(&ClientEvent::Members {
             room: "ops".into(),
             nicks: vec!["carol".into(), "Alice".into()],
+            partial: false,
         });
         assert_eq!(s.room_tab("ops"), None);
         s.apply(&ClientEvent::Joined {
@@ -681,7 +753,7 @@ mod tests {
             nick: "Alice".into(),
         });
         assert_eq!(s.active_tab().kind, TabKind::Room("ops".into()));
-        assert_eq!(s.active_tab().members, ["Alice", "carol"]);
+        assert_eq!(s.active_tab().roster.members(), ["Alice", "carol"]);
         assert!(
             !texts(s.active_tab())
                 .iter()
@@ -704,19 +776,137 @@ mod tests {
         s.apply(&ClientEvent::Members {
             room: "LOBBY".into(),
             nicks: vec!["zed".into(), "Alice".into(), "bob".into()],
+            partial: false,
         });
-        assert_eq!(s.tabs[1].members, ["Alice", "bob", "zed"]);
+        assert_eq!(s.tabs[1].roster.members(), ["Alice", "bob", "zed"]);
         s.apply(&ClientEvent::Joined {
             room: "lobby".into(),
             nick: "carol".into(),
         });
         s.apply(&ClientEvent::left("lobby", "ZED", 1));
-        assert_eq!(s.tabs[1].members, ["Alice", "bob", "carol"]);
+        assert_eq!(s.tabs[1].roster.members(), ["Alice", "bob", "carol"]);
         let t = texts(&s.tabs[1]);
         assert!(t.contains(&"-- carol joined".to_string()));
         assert!(t.contains(&"-- ZED left (quit)".to_string()));
         // A member list that nobody asked for is not printed.
         assert!(!t.iter().any(|l| l.contains("members of")));
+    }
+
+    fn room(room: &str, quiet: bool, members: u32) -> ClientEvent {
+        ClientEvent::Room {
+            room: room.into(),
+            quiet,
+            members,
+        }
+    }
+
+    fn members(room: &str, nicks: &[&str], partial: bool) -> ClientEvent {
+        ClientEvent::Members {
+            room: room.into(),
+            nicks: nicks.iter().map(|n| (*n).to_owned()).collect(),
+            partial,
+        }
+    }
+
+    #[test]
+    fn a_quiet_room_join_shows_the_count_and_a_partial_list() {
+        // As the server sends it: history, one partial MEMBERS, ROOM, own JOINED.
+        let mut s = connected();
+        s.apply(&msg("big", "bob", "earlier", 1, true));
+        s.apply(&members("big", &["bob", "carol", "Alice"], true));
+        s.apply(&room("big", true, 19_342));
+        s.apply(&ClientEvent::Joined {
+            room: "big".into(),
+            nick: "Alice".into(),
+        });
+        let tab = s.active_tab();
+        assert_eq!(tab.kind, TabKind::Room("big".into()));
+        assert!(tab.roster.is_quiet() && tab.roster.is_partial());
+        assert_eq!(tab.roster.total(), 19_342);
+        assert_eq!(tab.roster.members(), ["Alice", "bob", "carol"]);
+        assert_eq!(
+            texts(tab).last().unwrap(),
+            "-- you joined big, a quiet room of 19,342 members: joins and leaves are not shown"
+        );
+        // Counts move once a second; no line for them.
+        let lines = tab.lines.len();
+        s.apply(&room("big", true, 19_400));
+        assert_eq!(s.active_tab().roster.total(), 19_400);
+        assert_eq!(s.active_tab().lines.len(), lines);
+        // Nothing is made up from a new list, and stray JOINED/LEFT show nothing.
+        s.apply(&members("big", &["Alice", "dave"], true));
+        s.apply(&ClientEvent::Joined {
+            room: "big".into(),
+            nick: "erin".into(),
+        });
+        s.apply(&ClientEvent::left("big", "dave", 1));
+        assert_eq!(s.active_tab().lines.len(), lines);
+        assert_eq!(s.active_tab().roster.members(), ["Alice"]);
+    }
+
+    #[test]
+    fn a_room_turns_quiet_and_back_with_one_notice_each() {
+        let mut s = connected();
+        s.apply(&members("lobby", &["Alice", "bob"], false));
+        s.apply(&room("lobby", true, 3));
+        let t = texts(&s.tabs[1]);
+        assert_eq!(
+            t.last().unwrap(),
+            "-- lobby is now a quiet room (3 members): joins and leaves are not shown"
+        );
+        assert!(s.tabs[1].roster.is_partial());
+        assert_eq!(s.tabs[1].roster.members(), ["Alice", "bob"]);
+        // Back to normal: the complete list, then ROOM bit 0 clear.
+        s.apply(&members("lobby", &["Alice", "bob", "zed"], false));
+        s.apply(&room("lobby", false, 3));
+        let tab = &s.tabs[1];
+        assert!(!tab.roster.is_quiet() && !tab.roster.is_partial());
+        assert_eq!(tab.roster.members(), ["Alice", "bob", "zed"]);
+        let t = texts(tab);
+        assert_eq!(
+            t.last().unwrap(),
+            "-- lobby is no longer quiet (3 members): joins and leaves are shown again"
+        );
+        assert!(
+            !t.iter().any(|l| l.contains("zed")),
+            "no join made up: {t:?}"
+        );
+        // Joins are announced again.
+        s.apply(&ClientEvent::Joined {
+            room: "lobby".into(),
+            nick: "carol".into(),
+        });
+        assert_eq!(texts(&s.tabs[1]).last().unwrap(), "-- carol joined");
+        // A lost connection forgets the quiet state.
+        s.apply(&room("lobby", true, 1500));
+        s.apply(&ClientEvent::Disconnected { reason: "x".into() });
+        assert_eq!(s.tabs[1].roster, Roster::default());
+    }
+
+    #[test]
+    fn who_of_a_quiet_room_is_answered_with_its_count() {
+        let mut s = connected();
+        s.apply(&room("lobby", true, 1001));
+        s.input.insert_str("/who");
+        assert_eq!(s.submit(), Some(Request::Who("lobby".into())));
+        s.apply(&members("lobby", &["bob", "Alice"], true));
+        assert!(!texts(&s.tabs[1]).iter().any(|l| l.contains("members of")));
+        s.apply(&room("lobby", true, 1002));
+        assert_eq!(
+            texts(&s.tabs[1]).last().unwrap(),
+            "-- members of lobby (partial list, 2 of 1,002): Alice, bob"
+        );
+        assert_eq!(s.tabs[1].roster.total(), 1002);
+    }
+
+    #[test]
+    fn an_unavailable_error_is_shown_like_the_others() {
+        let mut s = connected();
+        s.apply(&ClientEvent::server_error(21, ""));
+        assert_eq!(
+            texts(&s.tabs[1]).last().unwrap(),
+            "!! error: the server could not reach its cluster; nothing was done"
+        );
     }
 
     #[test]
@@ -830,6 +1020,7 @@ mod tests {
         s.apply(&ClientEvent::Members {
             room: "lobby".into(),
             nicks: vec!["Alice".into(), "bob".into()],
+            partial: false,
         });
         assert!(texts(&s.tabs[1]).contains(&"-- members of lobby (2): Alice, bob".to_string()));
         s.apply(&ClientEvent::left("lobby", "alice", 0));
@@ -845,7 +1036,7 @@ mod tests {
             reason: "the server closed the connection".into(),
         });
         assert!(!s.tabs[1].joined);
-        assert!(s.tabs[1].members.is_empty());
+        assert!(s.tabs[1].roster.members().is_empty());
         assert!(matches!(s.connection, Connection::Offline(_)));
         for tab in &s.tabs {
             assert!(

@@ -1,7 +1,8 @@
 //! Drawing a [`ChatState`] with ratatui: the tab bar, the message pane
 //! (time, nick, text; own messages marked `»`, replayed history `↺`,
 //! notices `*`, errors `!`; long lines wrapped under their text), the
-//! current room's member list beside it, the status bar (server, nick,
+//! current room's member list beside it (for a quiet room: its member
+//! count from ROOM and the list labelled partial), the status bar (server, nick,
 //! connection, round-trip time) and the input line with its cursor.
 //!
 //! Drawing only reads the state, so it can be tested on ratatui's
@@ -14,6 +15,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph, Tabs};
 use unicode_width::UnicodeWidthStr;
 
+use crate::client::format::{members_count, thousands};
 use crate::client::input::display_width;
 use crate::client::state::{ChatState, Connection, LineKind, PaneLine, Tab, TabKind};
 
@@ -52,12 +54,15 @@ pub fn layout(area: Rect, state: &ChatState) -> Areas {
     let show_members =
         matches!(tab.kind, TabKind::Room(_)) && area.width >= MEMBERS_MIN_TOTAL_WIDTH;
     let (pane, members) = if show_members {
+        // Wide enough for the longest nick and the title ("19,342 members").
         let longest = tab
-            .members
+            .roster
+            .members()
             .iter()
             .map(|m| m.width())
             .max()
             .unwrap_or(0)
+            .max(members_count(tab.roster.total()).width())
             .max(12);
         let width = u16::try_from(longest + 2).unwrap_or(u16::MAX).min(26);
         let cols = Layout::default()
@@ -267,21 +272,34 @@ fn render_pane(frame: &mut Frame<'_>, area: Rect, tab: &Tab) {
 
 fn render_members(frame: &mut Frame<'_>, area: Rect, state: &ChatState) {
     let tab = state.active_tab();
+    let roster = &tab.roster;
+    let members = roster.members();
+    let dim = Style::default().fg(Color::DarkGray);
     let block = Block::default()
         .borders(Borders::LEFT)
-        .border_style(Style::default().fg(Color::DarkGray))
+        .border_style(dim)
         .title(Span::styled(
-            format!("{} members", tab.members.len()),
+            members_count(roster.total()),
             Style::default().add_modifier(Modifier::BOLD),
         ));
     let inner_height = usize::from(block.inner(area).height);
     let mut lines: Vec<Line<'_>> = Vec::new();
-    let shown = if tab.members.len() > inner_height {
-        inner_height.saturating_sub(1)
+    // A quiet room's list is a sample: say so on top, and how many it leaves out.
+    let label = roster.is_partial();
+    let rows = inner_height.saturating_sub(usize::from(label));
+    if label {
+        lines.push(Line::from(Span::styled(
+            "partial list",
+            dim.add_modifier(Modifier::ITALIC),
+        )));
+    }
+    let unlisted = roster.total().saturating_sub(members.len() as u64);
+    let shown = if members.len() > rows || (unlisted > 0 && members.len() == rows) {
+        rows.saturating_sub(1)
     } else {
-        tab.members.len()
+        members.len()
     };
-    for m in tab.members.iter().take(shown) {
+    for m in members.iter().take(shown) {
         let style = if crate::codec::names_equal(m, &state.nick) {
             Style::default()
                 .fg(Color::Yellow)
@@ -291,10 +309,11 @@ fn render_members(frame: &mut Frame<'_>, area: Rect, state: &ChatState) {
         };
         lines.push(Line::from(Span::styled(m.clone(), style)));
     }
-    if shown < tab.members.len() {
+    let more = (members.len() - shown) as u64 + unlisted;
+    if more > 0 {
         lines.push(Line::from(Span::styled(
-            format!("… {} more", tab.members.len() - shown),
-            Style::default().fg(Color::DarkGray),
+            format!("… {} more", thousands(more)),
+            dim,
         )));
     }
     frame.render_widget(Paragraph::new(lines).block(block), area);

@@ -635,21 +635,23 @@ pub fn encode_members<'n>(
     }
 }
 
-/// Encodes the one MEMBERS frame of a quiet room (section 5.2): `flags` bit 1
-/// set, bit 0 clear, holding the first nicks of `nicks` in order, at most
-/// `limit` of them and as many as fit `max_payload`. Stops reading `nicks` at
-/// the first that does not fit. Returns how many nicks the frame carries.
+/// Encodes the one MEMBERS frame of a quiet room (section 5.2) with `flags`
+/// ([`FLAG_PARTIAL`] for a version-2 client, 0 for version 1), holding the
+/// first nicks of `nicks` in order, at most `limit` of them and as many as
+/// fit `max_payload`. Stops reading `nicks` at the first that does not fit.
+/// Returns how many nicks the frame carries.
 pub fn encode_partial_members<'n>(
     out: &mut Vec<u8>,
     max_payload: usize,
     room: &str,
+    flags: u8,
     limit: usize,
     nicks: impl IntoIterator<Item = &'n str>,
 ) -> Result<usize, EncodeError> {
     let start = begin_frame(out);
     out.push(msg_type::MEMBERS);
     put_str8(out, room).inspect_err(|_| out.truncate(start))?;
-    out.push(FLAG_PARTIAL);
+    out.push(flags);
     let count_at = out.len();
     out.extend_from_slice(&[0, 0]);
     let mut used = 1 + 1 + room.len() + 1 + 2;
@@ -861,6 +863,7 @@ mod tests {
             &mut out,
             4096,
             "lobby",
+            FLAG_PARTIAL,
             100,
             names.iter().map(String::as_str),
         )
@@ -881,15 +884,21 @@ mod tests {
         }
         // By payload: 64 bytes hold a header of 11 and 6 nicks of 8.
         let mut out = Vec::new();
-        let n =
-            encode_partial_members(&mut out, 64, "lobby", 100, names.iter().map(String::as_str))
-                .unwrap();
+        let n = encode_partial_members(
+            &mut out,
+            64,
+            "lobby",
+            FLAG_PARTIAL,
+            100,
+            names.iter().map(String::as_str),
+        )
+        .unwrap();
         assert_eq!(n, 6);
         assert!(frames(&out)[0].len() <= 64);
         // Nobody: a frame with count 0.
         let mut out = Vec::new();
         assert_eq!(
-            encode_partial_members(&mut out, 64, "lobby", 100, []).unwrap(),
+            encode_partial_members(&mut out, 64, "lobby", FLAG_PARTIAL, 100, []).unwrap(),
             0
         );
         assert_eq!(frames(&out).len(), 1);

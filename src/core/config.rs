@@ -36,6 +36,10 @@ pub struct CoreConfig {
     pub max_connections: usize,
     /// Open connections allowed from one IP address; 0 = no cap.
     pub max_connections_per_ip: usize,
+    /// Presence limit L (PROTOCOL.md section 5.2): a JOIN that takes a room
+    /// above L members makes it quiet; at L / 2 or fewer it turns back.
+    /// 0 = rooms are never quiet.
+    pub presence_limit: usize,
 }
 
 impl Default for CoreConfig {
@@ -53,6 +57,7 @@ impl Default for CoreConfig {
             password: None,
             max_connections: 10_000,
             max_connections_per_ip: 0,
+            presence_limit: 1000,
         }
     }
 }

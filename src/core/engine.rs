@@ -107,6 +107,13 @@ pub struct Engine<T> {
     pub(crate) index: [BTreeMap<u64, ConnId>; 3],
     pub(crate) events: Option<Vec<ConnEvent>>,
     pub(crate) started_mono_ms: Option<u64>,
+    /// Quiet rooms whose member count changed since their last ROOM
+    /// broadcast (each once: see `Room::count_dirty`; stale slots skipped).
+    pub(crate) count_dirty: Vec<RoomId>,
+    /// When the dirty rooms' counts are next broadcast (the one timer).
+    pub(crate) counts_due_ms: Option<u64>,
+    /// Reused list of the connections a partial MEMBERS names.
+    pub(crate) pick: Vec<ConnId>,
 }
 
 pub(crate) fn state_slot(phase: Phase) -> usize {
@@ -156,6 +163,9 @@ impl<T> Engine<T> {
             index: Default::default(),
             events: None,
             started_mono_ms: None,
+            count_dirty: Vec::new(),
+            counts_due_ms: None,
+            pick: Vec::new(),
         })
     }
 
@@ -229,6 +239,7 @@ impl<T> Engine<T> {
             phase: Phase::Pending,
             dirty: false,
             doomed: false,
+            v2: false,
             nick: None,
             rooms: Vec::new(),
             decoder: FrameDecoder::new(self.cfg.max_payload),
@@ -361,12 +372,16 @@ impl<T> Engine<T> {
                 _ => {}
             }
         }
+        self.broadcast_counts(now);
         self.settle(now);
     }
 
     /// When [`Engine::tick`] next has work, in monotonic ms.
     pub fn next_deadline(&self) -> Option<u64> {
-        self.timers.next_at()
+        match (self.timers.next_at(), self.counts_due_ms) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     /// Moves the connections with new output into `into` (each once).
@@ -435,6 +450,8 @@ impl<T> Engine<T> {
             .collect();
         // Empty every room first so that closing sends no LEFT.
         self.rooms.clear();
+        self.count_dirty.clear();
+        self.counts_due_ms = None;
         for &id in &ids {
             self.sessions[id].rooms.clear();
         }
@@ -548,8 +565,15 @@ impl<T> Engine<T> {
         if was == Phase::Registered {
             let memberships = std::mem::take(&mut self.sessions[id].rooms);
             for m in memberships {
+                let quiet = self.rooms.get(m.room()).quiet;
                 self.drop_member(id, m);
-                if !self.rooms.delete_if_empty(m.room()) {
+                if self.rooms.delete_if_empty(m.room()) {
+                    continue;
+                }
+                if quiet {
+                    // Section 5.2: no LEFT for any departure from a quiet room.
+                    self.quiet_departure(m.room(), now);
+                } else {
                     self.encode_left(id, m.room(), left);
                     self.fanout_scratch(m.room());
                 }

@@ -4,13 +4,13 @@
 use subtle::ConstantTimeEq;
 
 use crate::codec::{
-    ClientMessage, ErrorCode, LeftReason, MessageError, NameKey, PROTOCOL_VERSION, ServerMessage,
-    encode_members, is_valid_nick, is_valid_room, is_valid_text, mark_replayed, max_message_text,
-    max_private_text, msg_type, names_equal,
+    ClientMessage, ErrorCode, LeftReason, MessageError, NameKey, PROTOCOL_V2, ServerMessage,
+    encode_members, is_supported_version, is_valid_nick, is_valid_room, is_valid_text,
+    mark_replayed, max_message_text, max_private_text, msg_type, names_equal,
 };
 use crate::core::engine::{Engine, Now};
 use crate::core::observe::{CloseReason, ConnChange};
-use crate::core::rooms::RoomId;
+use crate::core::rooms::{Author, RoomId};
 use crate::core::session::{ConnId, Membership, Phase};
 use crate::core::timers::{Deadline, TimerKind};
 
@@ -85,7 +85,7 @@ impl<T> Engine<T> {
             self.error(id, ErrorCode::Malformed, "malformed HELLO", now);
             return;
         };
-        if version != PROTOCOL_VERSION {
+        if !is_supported_version(version) {
             self.error(
                 id,
                 ErrorCode::BadVersion,
@@ -111,6 +111,7 @@ impl<T> Engine<T> {
         self.nicks.insert(key.as_str().into(), id);
         let s = &mut self.sessions[id];
         s.nick = Some(nick.into());
+        s.v2 = version == PROTOCOL_V2;
         s.phase = Phase::Registered;
         s.connected_unix_ms = now.unix_ms;
         let serial = s.serial;
@@ -126,7 +127,7 @@ impl<T> Engine<T> {
         self.emit(id, ConnChange::Registered, now);
         self.scratch.clear();
         let _ = ServerMessage::Welcome {
-            version: PROTOCOL_VERSION,
+            version,
             nick,
             server_name: &self.cfg.server_name,
             max_payload: self.cfg.max_payload as u16,
@@ -157,7 +158,8 @@ impl<T> Engine<T> {
             .map(|(i, m)| (i, *m))
     }
 
-    /// JOIN: history, then MEMBERS, to the joiner; then JOINED to every member.
+    /// JOIN: history, then MEMBERS, to the joiner; then JOINED to every
+    /// member (in a quiet room: the joiner's own sequence, see `quiet.rs`).
     fn on_join(&mut self, id: ConnId, name: &str, now: Now) {
         if !is_valid_room(name) {
             self.error(id, ErrorCode::BadName, "invalid room name", now);
@@ -176,6 +178,11 @@ impl<T> Engine<T> {
             room: rid as u32,
             pos: pos as u32,
         });
+        if self.join_is_quiet(id, rid) {
+            self.replay_history(id, rid);
+            self.quiet_join(id, rid, now);
+            return;
+        }
         self.replay_history(id, rid);
         self.send_members(id, rid);
         self.scratch.clear();
@@ -223,17 +230,25 @@ impl<T> Engine<T> {
         outbox.deliver(&mut sessions[id], id, scratch, frames as u64);
     }
 
-    /// PART: LEFT reason 0 to every member, the leaver included.
+    /// PART: LEFT reason 0 to every member, the leaver included (in a quiet
+    /// room to the leaver alone).
     fn on_part(&mut self, id: ConnId, name: &str, now: Now) {
         let Some((i, m)) = self.membership(id, name) else {
             self.error(id, ErrorCode::NotInRoom, "not in that room", now);
             return;
         };
+        let quiet = self.rooms.get(m.room()).quiet;
         self.encode_left(id, m.room(), LeftReason::Parted);
-        self.fanout_scratch(m.room());
+        if quiet {
+            self.send_scratch(id, 1);
+        } else {
+            self.fanout_scratch(m.room());
+        }
         self.sessions[id].rooms.swap_remove(i);
         self.drop_member(id, m);
-        self.rooms.delete_if_empty(m.room());
+        if !self.rooms.delete_if_empty(m.room()) && quiet {
+            self.quiet_departure(m.room(), now);
+        }
     }
 
     /// Uses a rate token if the connection has one; false if rate limited.
@@ -296,13 +311,17 @@ impl<T> Engine<T> {
         }
         .encode(&mut self.scratch, self.cfg.max_payload);
         self.fanout_scratch(rid);
+        let author = Author {
+            id,
+            serial: self.sessions[id].serial,
+        };
         let Engine {
             rooms,
             scratch,
             cfg,
             ..
         } = self;
-        rooms.get_mut(rid).remember(scratch, cfg.history);
+        rooms.get_mut(rid).remember(scratch, author, cfg.history);
     }
 
     /// WHISPER: one PRIVATE to the target and one to the sender (once if the same).
@@ -340,9 +359,10 @@ impl<T> Engine<T> {
         }
     }
 
-    /// WHO: MEMBERS of any existing room.
+    /// WHO: MEMBERS of any existing room (a quiet room's partial list and ROOM).
     fn on_who(&mut self, id: ConnId, room: &str, now: Now) {
         match self.rooms.find(room) {
+            Some(rid) if self.rooms.get(rid).quiet => self.quiet_who(id, rid),
             Some(rid) => self.send_members(id, rid),
             None => self.error(id, ErrorCode::NoSuchRoom, "no such room", now),
         }

@@ -9,6 +9,7 @@ mod handlers;
 pub mod observe;
 mod operator;
 pub mod outbuf;
+mod quiet;
 pub mod rate;
 pub mod rooms;
 pub mod session;

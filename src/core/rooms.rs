@@ -10,6 +10,23 @@ use crate::codec::NameKey;
 /// A room's slot in the table.
 pub type RoomId = usize;
 
+/// Who wrote a history entry: the connection's slot and serial (the slot may
+/// have been reused since; the serial tells).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Author {
+    /// Connection slot.
+    pub id: usize,
+    /// Connection serial.
+    pub serial: u64,
+}
+
+/// One history entry: a live MESSAGE frame and its author.
+#[derive(Debug)]
+struct Entry {
+    frame: Vec<u8>,
+    author: Author,
+}
+
 /// One room.
 #[derive(Debug)]
 pub struct Room {
@@ -19,28 +36,49 @@ pub struct Room {
     pub members: Vec<usize>,
     /// Quiet (PROTOCOL.md section 5.2): presence is summarised by ROOM.
     pub quiet: bool,
-    history: VecDeque<Vec<u8>>,
+    /// Quiet and its count changed since the last ROOM broadcast was
+    /// considered: queued in the engine's list of rooms to announce.
+    pub count_dirty: bool,
+    /// The member count of the last ROOM broadcast.
+    pub announced: u32,
+    history: VecDeque<Entry>,
 }
 
 impl Room {
     /// The room's history frames (live MESSAGE frames), oldest first.
     pub fn history(&self) -> impl Iterator<Item = &[u8]> {
-        self.history.iter().map(Vec::as_slice)
+        self.history.iter().map(|e| e.frame.as_slice())
     }
 
-    /// Records a MESSAGE frame, dropping the oldest beyond `limit`.
-    pub fn remember(&mut self, frame: &[u8], limit: usize) {
+    /// The authors of the history, most recent first (repeats included).
+    pub fn recent_authors(&self) -> impl Iterator<Item = Author> + '_ {
+        self.history.iter().rev().map(|e| e.author)
+    }
+
+    /// Records a MESSAGE frame by `author`, dropping the oldest beyond `limit`.
+    pub fn remember(&mut self, frame: &[u8], author: Author, limit: usize) {
         if limit == 0 {
             return;
         }
         let mut slot = if self.history.len() >= limit {
-            self.history.pop_front().unwrap_or_default()
+            self.history
+                .pop_front()
+                .map(|e| e.frame)
+                .unwrap_or_default()
         } else {
             Vec::with_capacity(frame.len())
         };
         slot.clear();
         slot.extend_from_slice(frame);
-        self.history.push_back(slot);
+        self.history.push_back(Entry {
+            frame: slot,
+            author,
+        });
+    }
+
+    /// The member count as ROOM carries it.
+    pub fn count(&self) -> u32 {
+        u32::try_from(self.members.len()).unwrap_or(u32::MAX)
     }
 }
 
@@ -77,6 +115,8 @@ impl RoomTable {
             name: name.into(),
             members: Vec::new(),
             quiet: false,
+            count_dirty: false,
+            announced: 0,
             history: VecDeque::new(),
         });
         let key =
@@ -93,6 +133,11 @@ impl RoomTable {
     /// The room in slot `id`.
     pub fn get(&self, id: RoomId) -> &Room {
         &self.rooms[id]
+    }
+
+    /// The room in slot `id`, if that slot holds one.
+    pub fn try_get(&self, id: RoomId) -> Option<&Room> {
+        self.rooms.get(id)
     }
 
     /// The room in slot `id`, mutably.
@@ -171,11 +216,18 @@ mod tests {
         let mut t = RoomTable::default();
         let r = t.find_or_create("r");
         for i in 0..5u8 {
-            t.get_mut(r).remember(&[i], 3);
+            let author = Author {
+                id: usize::from(i % 2),
+                serial: u64::from(i),
+            };
+            t.get_mut(r).remember(&[i], author, 3);
         }
         let h: Vec<u8> = t.get(r).history().map(|f| f[0]).collect();
         assert_eq!(h, vec![2, 3, 4]);
-        t.get_mut(r).remember(&[9], 0);
+        let authors: Vec<u64> = t.get(r).recent_authors().map(|a| a.serial).collect();
+        assert_eq!(authors, vec![4, 3, 2]);
+        let none = Author { id: 0, serial: 0 };
+        t.get_mut(r).remember(&[9], none, 0);
         assert_eq!(t.get(r).history().count(), 3);
     }
 }

@@ -49,6 +49,8 @@ pub struct Session<T> {
     pub(crate) dirty: bool,
     /// Over its output limit: gets nothing more, to be closed as a slow consumer.
     pub(crate) doomed: bool,
+    /// Registered with HELLO version 2: gets ROOM frames and MEMBERS bit 1.
+    pub(crate) v2: bool,
     pub(crate) nick: Option<Box<str>>,
     pub(crate) rooms: Vec<Membership>,
     pub(crate) decoder: FrameDecoder,
@@ -75,6 +77,11 @@ impl<T> Session<T> {
     /// Registration state.
     pub fn phase(&self) -> Phase {
         self.phase
+    }
+
+    /// The protocol version it registered with (1 before HELLO).
+    pub fn version(&self) -> u8 {
+        if self.v2 { 2 } else { 1 }
     }
 
     /// Registered nick, if any.

@@ -35,6 +35,8 @@ pub(crate) enum Got {
     Pong(u64),
     Error(u16),
     Room(String, u8, u32),
+    /// MEMBERS with bit 1 (a quiet room's partial list, version 2).
+    Partial(String, Vec<String>),
 }
 
 pub(crate) struct Harness {
@@ -142,6 +144,10 @@ impl Harness {
                     ServerMessage::Left { room, nick, reason } => {
                         Got::Left(room.into(), nick.into(), reason)
                     }
+                    ServerMessage::Members { room, flags, nicks } if flags & 2 == 2 => {
+                        assert_eq!(flags, 2, "a partial list is one frame");
+                        Got::Partial(room.into(), nicks.iter().map(str::to_owned).collect())
+                    }
                     ServerMessage::Members { room, flags, nicks } => Got::Members {
                         room: room.into(),
                         more: flags & 1 == 1,
@@ -238,7 +244,7 @@ fn hello_checks_in_order() {
     h.send(
         a,
         ClientMessage::Hello {
-            version: 2,
+            version: 3,
             nick: "a b",
             token: "x",
         },

@@ -1,12 +1,16 @@
-//! `stxchat server` command-line flags (each also read from `STXCHAT_<FLAG>`),
-//! turned into a [`ServerConfig`].
+//! `stxchat server` command-line flags (each also read from `STXCHAT_<FLAG>`
+//! and from the `--config` file, see [`crate::server::config_file`]), turned
+//! into a [`ServerConfig`].
 
+use std::ffi::OsString;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use crate::core::{CoreConfig, RateLimit};
 use crate::server::config::ServerConfig;
+use crate::server::config_file::{self, ConfigFileError, Resolved};
 use crate::server::driver::Server;
 
 /// Flags of `stxchat server`.
@@ -54,9 +58,14 @@ pub struct ServerArgs {
     #[arg(long, env = "STXCHAT_RATE", value_parser = positive_secs)]
     pub rate: Option<f64>,
     /// Burst allowed by --rate (default: the rate rounded up, at least 1).
-    #[arg(long, env = "STXCHAT_BURST", requires = "rate",
+    #[arg(long, env = "STXCHAT_BURST",
           value_parser = clap::value_parser!(u32).range(1..))]
     pub burst: Option<u32>,
+    /// Presence limit: a room that a JOIN takes above this many members turns
+    /// quiet (no JOINED/LEFT of others, a partial member list and a member
+    /// count once a second); back to normal at half or fewer. 0 = never quiet.
+    #[arg(long, env = "STXCHAT_PRESENCE_LIMIT", default_value_t = 1000)]
+    pub presence_limit: usize,
     /// Password: the HELLO token must match it.
     #[arg(long, env = "STXCHAT_PASSWORD", hide_env_values = true)]
     pub password: Option<String>,
@@ -71,6 +80,15 @@ pub struct ServerArgs {
     /// default). See docs/WEB.md.
     #[arg(long, env = "STXCHAT_WEB_BIND", value_parser = parse_web_bind)]
     pub web_bind: Option<WebBind>,
+    /// TOML file of settings, keys named as these flags (`max-payload =
+    /// 4096`); flags and environment variables take precedence over it.
+    /// Re-read on SIGHUP.
+    #[arg(long, env = "STXCHAT_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Print the effective settings (as a config file, each with where it
+    /// came from) and exit: 0 if they are valid, 2 if not.
+    #[arg(long)]
+    pub check_config: bool,
 }
 
 /// The `--web-bind` address, or `off`.
@@ -85,6 +103,47 @@ fn parse_web_bind(s: &str) -> Result<WebBind, String> {
     t.parse()
         .map(|a| WebBind(Some(a)))
         .map_err(|_| format!("{s:?} is not an address:port (or \"off\")"))
+}
+
+/// The `stxchat server` command alone (its flags, no subcommands): what the
+/// config file's keys are looked up in.
+pub fn server_command() -> clap::Command {
+    use clap::Args;
+    ServerArgs::augment_args(clap::Command::new("server").bin_name("stxchat server"))
+}
+
+/// Why the settings are refused (exit code 2).
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    /// The command line, environment or config file is wrong.
+    #[error(transparent)]
+    File(#[from] ConfigFileError),
+    /// A combination of flags that does not make sense.
+    #[error("{0}")]
+    Flags(String),
+    /// The engine refuses a value.
+    #[error("{0}")]
+    Core(#[from] crate::core::ConfigError),
+    /// The operator settings are refused.
+    #[error("{0}")]
+    Admin(#[from] crate::admin::config::AdminConfigError),
+}
+
+/// The settings that `argv` (the words after `stxchat server`), the
+/// environment and the config file describe, checked.
+pub fn load_settings(argv: &[OsString]) -> Result<(ServerArgs, Resolved), SettingsError> {
+    use clap::FromArgMatches;
+    let resolved = config_file::resolve(&server_command(), argv, "config")?;
+    let args = ServerArgs::from_arg_matches(&resolved.matches).map_err(ConfigFileError::Cli)?;
+    if args.burst.is_some() && args.rate.is_none() {
+        return Err(SettingsError::Flags(
+            "--burst requires --rate (a burst of an unlimited rate means nothing)".into(),
+        ));
+    }
+    let cfg = args.to_config();
+    cfg.core.validate()?;
+    cfg.admin.validate()?;
+    Ok((args, resolved))
 }
 
 fn non_negative_secs(s: &str) -> Result<f64, String> {
@@ -129,6 +188,7 @@ impl ServerArgs {
                 password: self.password.clone().filter(|p| !p.is_empty()),
                 max_connections: self.max_connections.unwrap_or(1) as usize,
                 max_connections_per_ip: self.max_connections_per_ip,
+                presence_limit: self.presence_limit,
             },
             auto_max_connections: self.max_connections.is_none(),
             stats_interval: Duration::from_secs_f64(self.stats_interval),
@@ -153,19 +213,28 @@ pub fn init_logging() {
         .try_init();
 }
 
-/// Runs `stxchat server`: exit 0 after a clean shutdown, 2 for bad settings,
-/// 1 if the server cannot start or fails.
-pub fn run(args: ServerArgs) -> ExitCode {
+/// Runs `stxchat server` with `argv`, the words after `server`: exit 0
+/// after a clean shutdown, 2 for bad settings, 1 if the server cannot start
+/// or fails.
+pub fn run(argv: Vec<OsString>) -> ExitCode {
+    let (args, resolved) = match load_settings(&argv) {
+        Ok(v) => v,
+        Err(SettingsError::File(ConfigFileError::Cli(e))) => {
+            let _ = e.print();
+            return ExitCode::from(2);
+        }
+        Err(e) => {
+            eprintln!("stxchat server: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if args.check_config {
+        print!("{}", config_file::render(&server_command(), &resolved));
+        println!("# settings are valid");
+        return ExitCode::SUCCESS;
+    }
     init_logging();
     let cfg = args.to_config();
-    if let Err(e) = cfg.core.validate() {
-        eprintln!("stxchat server: {e}");
-        return ExitCode::from(2);
-    }
-    if let Err(e) = cfg.admin.validate() {
-        eprintln!("stxchat server: {e}");
-        return ExitCode::from(2);
-    }
     let mut server = match Server::bind(cfg) {
         Ok(s) => s,
         Err(e) => {
@@ -193,7 +262,7 @@ fn log_settings(cfg: &ServerConfig) {
         target: "stxchat::server",
         "settings: bind={} name={:?} max_connections={} max_connections_per_ip={} max_payload={} \
          handshake_timeout={}ms keepalive={}s history={} default_room={:?} max_rooms_per_client={} \
-         max_outbuf={} rate={} password={} stats_interval={:?} web={}",
+         presence_limit={} max_outbuf={} rate={} password={} stats_interval={:?} web={}",
         cfg.bind,
         c.server_name,
         c.max_connections,
@@ -204,6 +273,7 @@ fn log_settings(cfg: &ServerConfig) {
         c.history,
         c.default_room.as_deref().unwrap_or(""),
         c.max_rooms_per_client,
+        c.presence_limit,
         c.max_outbuf,
         c.rate
             .map_or_else(|| "off".to_string(), |r| format!("{}/s burst {}", r.per_sec, r.burst)),

@@ -173,7 +173,12 @@ impl Server {
         let web = match cfg.web_bind {
             Some(addr) => Some(
                 WebListener::bind(addr, cfg.core.handshake_timeout_ms, poll.registry()).map_err(
-                    |e| io::Error::new(e.kind(), format!("cannot listen for web clients on {addr}: {e}")),
+                    |e| {
+                        io::Error::new(
+                            e.kind(),
+                            format!("cannot listen for web clients on {addr}: {e}"),
+                        )
+                    },
                 )?,
             ),
             None => None,
@@ -532,7 +537,11 @@ impl Server {
         if !early.is_empty() {
             self.engine.on_input(id, &early, now);
         }
-        if self.engine.io_mut(id).is_some_and(|io| io.transport.wants_write()) {
+        if self
+            .engine
+            .io_mut(id)
+            .is_some_and(|io| io.transport.wants_write())
+        {
             self.queue_flush(id);
         }
         // Frames may have followed the upgrade already (edge-triggered).

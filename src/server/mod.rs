@@ -3,6 +3,7 @@
 
 pub mod cli;
 pub mod config;
+pub mod config_file;
 pub mod conn;
 pub mod driver;
 pub mod fdlimit;

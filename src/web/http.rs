@@ -196,7 +196,10 @@ pub fn route(req: &Request, ctx: RouteContext) -> Route {
     }
     let Some(service) = service else {
         if req.upgrade_websocket {
-            return Route::Status(404, "no WebSocket service at this path (try /ws or /admin/ws)");
+            return Route::Status(
+                404,
+                "no WebSocket service at this path (try /ws or /admin/ws)",
+            );
         }
         return match assets::find(&req.path) {
             Some(asset) => Route::Asset { asset, head },
@@ -370,42 +373,72 @@ mod tests {
 
     #[test]
     fn bad_heads_get_400_or_431() {
-        assert_eq!(parse("\x16\x03\x01garbage\r\n\r\n"), Err(HttpError::BadRequest));
+        assert_eq!(
+            parse("\x16\x03\x01garbage\r\n\r\n"),
+            Err(HttpError::BadRequest)
+        );
         assert_eq!(parse("GET / HTTP/1.1\r\n\r\n"), Err(HttpError::BadRequest));
-        assert_eq!(parse("GET nope HTTP/1.1\r\nHost: h\r\n\r\n"), Err(HttpError::BadRequest));
+        assert_eq!(
+            parse("GET nope HTTP/1.1\r\nHost: h\r\n\r\n"),
+            Err(HttpError::BadRequest)
+        );
         let many: String = (0..40).map(|i| format!("X-{i}: y\r\n")).collect();
         assert_eq!(
             parse(&format!("GET / HTTP/1.1\r\nHost: h\r\n{many}\r\n")),
             Err(HttpError::HeadersTooLarge)
         );
-        let big = format!("GET / HTTP/1.1\r\nHost: h\r\nX: {}\r\n\r\n", "a".repeat(MAX_HEAD));
+        let big = format!(
+            "GET / HTTP/1.1\r\nHost: h\r\nX: {}\r\n\r\n",
+            "a".repeat(MAX_HEAD)
+        );
         assert_eq!(parse(&big), Err(HttpError::HeadersTooLarge));
         assert_eq!(HttpError::HeadersTooLarge.status(), 431);
     }
 
     #[test]
     fn routes() {
-        let get = |p: &str| parse(&format!("GET {p} HTTP/1.1\r\nHost: h\r\n\r\n")).unwrap().unwrap();
-        assert!(matches!(route(&get("/"), CTX), Route::Asset { head: false, .. }));
+        let get = |p: &str| {
+            parse(&format!("GET {p} HTTP/1.1\r\nHost: h\r\n\r\n"))
+                .unwrap()
+                .unwrap()
+        };
+        assert!(matches!(
+            route(&get("/"), CTX),
+            Route::Asset { head: false, .. }
+        ));
         assert!(matches!(route(&get("/admin"), CTX), Route::Asset { .. }));
         assert_eq!(route(&get("/nope"), CTX), Route::Status(404, "not found"));
         assert!(matches!(route(&get("/ws"), CTX), Route::Status(426, _)));
-        let post = parse("POST / HTTP/1.1\r\nHost: h\r\n\r\n").unwrap().unwrap();
+        let post = parse("POST / HTTP/1.1\r\nHost: h\r\n\r\n")
+            .unwrap()
+            .unwrap();
         assert!(matches!(route(&post, CTX), Route::Status(405, _)));
-        let head = parse("HEAD / HTTP/1.1\r\nHost: h\r\n\r\n").unwrap().unwrap();
+        let head = parse("HEAD / HTTP/1.1\r\nHost: h\r\n\r\n")
+            .unwrap()
+            .unwrap();
         assert!(matches!(route(&head, CTX), Route::Asset { head: true, .. }));
         let unknown = parse(&upgrade("/chat")).unwrap().unwrap();
         assert!(matches!(route(&unknown, CTX), Route::Status(404, _)));
-        let v8 = parse(&upgrade("/ws").replace("Version: 13", "Version: 8")).unwrap().unwrap();
+        let v8 = parse(&upgrade("/ws").replace("Version: 13", "Version: 8"))
+            .unwrap()
+            .unwrap();
         assert!(matches!(route(&v8, CTX), Route::Status(426, _)));
-        let badkey = parse(&upgrade("/ws").replace("dGhl", "!!!!")).unwrap().unwrap();
+        let badkey = parse(&upgrade("/ws").replace("dGhl", "!!!!"))
+            .unwrap()
+            .unwrap();
         assert!(matches!(route(&badkey, CTX), Route::Status(400, _)));
     }
 
     #[test]
     fn admin_upgrades_follow_the_admin_ports_rules() {
         let req = parse(&upgrade("/admin/ws")).unwrap().unwrap();
-        assert!(matches!(route(&req, CTX), Route::Upgrade { service: Service::Admin, .. }));
+        assert!(matches!(
+            route(&req, CTX),
+            Route::Upgrade {
+                service: Service::Admin,
+                ..
+            }
+        ));
         let remote = RouteContext {
             peer: "192.0.2.7".parse().unwrap(),
             ..CTX
@@ -421,13 +454,18 @@ mod tests {
             ..CTX
         };
         assert!(matches!(route(&req, off), Route::Status(404, _)));
-        let same = parse(&upgrade("/admin/ws").replace("Host: h:1\r\n", "Host: h:1\r\nOrigin: http://h:1\r\n"))
-            .unwrap()
-            .unwrap();
+        let same = parse(
+            &upgrade("/admin/ws").replace("Host: h:1\r\n", "Host: h:1\r\nOrigin: http://h:1\r\n"),
+        )
+        .unwrap()
+        .unwrap();
         assert!(matches!(route(&same, CTX), Route::Upgrade { .. }));
-        let evil = parse(&upgrade("/admin/ws").replace("Host: h:1\r\n", "Host: h:1\r\nOrigin: http://evil.example\r\n"))
-            .unwrap()
-            .unwrap();
+        let evil = parse(&upgrade("/admin/ws").replace(
+            "Host: h:1\r\n",
+            "Host: h:1\r\nOrigin: http://evil.example\r\n",
+        ))
+        .unwrap()
+        .unwrap();
         assert!(matches!(route(&evil, CTX), Route::Status(403, _)));
     }
 

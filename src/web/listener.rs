@@ -152,7 +152,8 @@ impl WebListener {
 
     /// Whether a poll token is the listener's.
     pub fn owns(&self, token: Token) -> bool {
-        token == WEB_LISTENER || (token.0 >= WEB_CONN_BASE && token.0 < WEB_CONN_BASE + WEB_CONN_RANGE)
+        token == WEB_LISTENER
+            || (token.0 >= WEB_CONN_BASE && token.0 < WEB_CONN_BASE + WEB_CONN_RANGE)
     }
 
     /// Notes a poll event for one of its tokens.
@@ -178,7 +179,10 @@ impl WebListener {
         if !self.ready.is_empty() || (self.accept_pending && self.accept_retry_ms.is_none()) {
             return Some(now_ms);
         }
-        let accept = self.accept_pending.then_some(self.accept_retry_ms).flatten();
+        let accept = self
+            .accept_pending
+            .then_some(self.accept_retry_ms)
+            .flatten();
         let timer = self.deadlines.peek().map(|Reverse((at, _, _))| *at);
         accept.into_iter().chain(timer).min()
     }
@@ -210,7 +214,10 @@ impl WebListener {
             }
             if c.phase == Phase::Reading {
                 tracing::debug!(target: "stxchat::web", peer = %c.peer, "request not complete within the handshake timeout");
-                c.out = http::status_response(408, "the request did not arrive within the handshake timeout");
+                c.out = http::status_response(
+                    408,
+                    "the request did not arrive within the handshake timeout",
+                );
                 c.body = &[];
                 c.phase = Phase::Writing(None);
                 self.deadlines
@@ -236,7 +243,10 @@ impl WebListener {
             match listener.accept() {
                 Ok((mut stream, peer)) => {
                     if self.conns.len() >= MAX_HTTP_CONNECTIONS {
-                        let _ = stream.write(&http::status_response(503, "too many connections in their HTTP phase"));
+                        let _ = stream.write(&http::status_response(
+                            503,
+                            "too many connections in their HTTP phase",
+                        ));
                         let _ = stream.shutdown(Shutdown::Both);
                         tracing::info!(target: "stxchat::web", peer = %peer, "refused: too many HTTP connections");
                         continue;
@@ -289,7 +299,10 @@ impl WebListener {
         let Some(c) = self.conns.get_mut(key) else {
             return;
         };
-        if c.readable && c.phase != Phase::Writing(Some(Service::Chat)) && c.phase != Phase::Writing(Some(Service::Admin)) {
+        if c.readable
+            && c.phase != Phase::Writing(Some(Service::Chat))
+            && c.phase != Phase::Writing(Some(Service::Admin))
+        {
             match c.stream.read(&mut self.buf) {
                 Ok(0) => {
                     // The client went away (or finished after our answer).

@@ -266,7 +266,10 @@ impl<S: Read + Write + ShutdownWrite> WsTransport<S> {
     /// chat ERROR before it saying why), written as far as the socket takes
     /// it, then the write side is shut.
     pub fn shutdown_write(&mut self) {
-        let (code, reason) = self.close_due.take().unwrap_or((CLOSE_NORMAL, String::new()));
+        let (code, reason) = self
+            .close_due
+            .take()
+            .unwrap_or((CLOSE_NORMAL, String::new()));
         self.queue_close(code, &reason);
         let _ = self.flush_held();
         self.stream.shutdown_write();
@@ -373,7 +376,10 @@ mod tests {
             .write(&[IoSlice::new(b"frame-one"), IoSlice::new(b"frame-two")])
             .unwrap();
         assert_eq!(took, 18);
-        assert_eq!(messages(&t.stream.out), [(2, b"frame-oneframe-two".to_vec())]);
+        assert_eq!(
+            messages(&t.stream.out),
+            [(2, b"frame-oneframe-two".to_vec())]
+        );
         assert!(!t.wants_write());
     }
 
@@ -404,7 +410,10 @@ mod tests {
         });
         let big = vec![1u8; MAX_OUT_MESSAGE + 10];
         assert_eq!(t.write(&[IoSlice::new(&big)]).unwrap(), MAX_OUT_MESSAGE);
-        assert_eq!(t.write(&[IoSlice::new(&big[MAX_OUT_MESSAGE..])]).unwrap(), 10);
+        assert_eq!(
+            t.write(&[IoSlice::new(&big[MAX_OUT_MESSAGE..])]).unwrap(),
+            10
+        );
         let m = messages(&t.stream.out);
         assert_eq!(m.len(), 2);
         assert_eq!(m[0].1.len() + m[1].1.len(), big.len());
@@ -428,7 +437,10 @@ mod tests {
             ..Pipe::default()
         });
         let mut buf = [0u8; 256];
-        assert_eq!(t.read(&mut buf).unwrap(), ReadOutcome::Read { raw: 18, chat: 4 });
+        assert_eq!(
+            t.read(&mut buf).unwrap(),
+            ReadOutcome::Read { raw: 18, chat: 4 }
+        );
         assert_eq!(&buf[..4], b"chat");
         assert!(t.wants_write());
         assert_eq!(t.write(&[]).unwrap(), 0);
@@ -436,14 +448,21 @@ mod tests {
         assert_eq!(t.read(&mut buf).unwrap(), ReadOutcome::Eof);
         // Then input is discarded.
         t.stream.input = masked(0x82, b"late");
-        assert_eq!(t.read(&mut buf).unwrap(), ReadOutcome::Read { raw: 10, chat: 0 });
+        assert_eq!(
+            t.read(&mut buf).unwrap(),
+            ReadOutcome::Read { raw: 10, chat: 0 }
+        );
         // Output queued before the close still goes out, then the echo.
         assert_eq!(t.write(&[IoSlice::new(b"last")]).unwrap(), 4);
         t.shutdown_write();
         assert!(t.stream.shut.get());
         assert_eq!(
             messages(&t.stream.out),
-            [(0x0A, b"p1".to_vec()), (0x02, b"last".to_vec()), (0x08, vec![0x03, 0xe8])]
+            [
+                (0x0A, b"p1".to_vec()),
+                (0x02, b"last".to_vec()),
+                (0x08, vec![0x03, 0xe8])
+            ]
         );
         // Nothing after the close frame.
         assert_eq!(t.write(&[IoSlice::new(b"late")]).unwrap(), 4);
@@ -460,11 +479,17 @@ mod tests {
             ..Pipe::default()
         });
         let mut buf = [0u8; 256];
-        assert_eq!(t.read(&mut buf).unwrap(), ReadOutcome::Read { raw: 18, chat: 2 });
+        assert_eq!(
+            t.read(&mut buf).unwrap(),
+            ReadOutcome::Read { raw: 18, chat: 2 }
+        );
         assert_eq!(t.failure(), Some(WsError::Text));
         assert!(matches!(
             t.read(&mut buf),
-            Err(TransportError::Protocol { transport: "web", .. })
+            Err(TransportError::Protocol {
+                transport: "web",
+                ..
+            })
         ));
         assert_eq!(t.read(&mut buf).unwrap(), ReadOutcome::WouldBlock);
         t.shutdown_write();
@@ -483,7 +508,10 @@ mod tests {
         t.shutdown_write();
         assert_eq!(
             messages(&t.stream.out),
-            [(2, b"last frame".to_vec()), (8, 1000u16.to_be_bytes().to_vec())]
+            [
+                (2, b"last frame".to_vec()),
+                (8, 1000u16.to_be_bytes().to_vec())
+            ]
         );
     }
 }

@@ -252,7 +252,9 @@ impl WsDecoder {
     /// Checks a parsed header and enters its payload.
     fn begin_frame(&mut self, h: &FrameHeader, len: u64) -> Result<(), WsError> {
         if h.rsv1 || h.rsv2 || h.rsv3 {
-            return Err(WsError::Protocol("reserved bits set (no extension was agreed)"));
+            return Err(WsError::Protocol(
+                "reserved bits set (no extension was agreed)",
+            ));
         }
         let Some(mask) = h.mask else {
             return Err(WsError::Protocol("unmasked client frame"));
@@ -562,7 +564,11 @@ mod tests {
         decode_all(&mut dec, &client_frame(0x88, b"", [9; 4])).unwrap();
         assert_eq!(dec.close_received(), Some(None));
         let mut dec = WsDecoder::new();
-        decode_all(&mut dec, &client_frame(0x88, &4000u16.to_be_bytes(), [9; 4])).unwrap();
+        decode_all(
+            &mut dec,
+            &client_frame(0x88, &4000u16.to_be_bytes(), [9; 4]),
+        )
+        .unwrap();
         assert_eq!(dec.close_received(), Some(Some(4000)));
     }
 

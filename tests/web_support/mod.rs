@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use stxchat::codec::{ClientMessage, Event, FrameDecoder, ServerMessage};
 use stxchat::server::{Server, ServerConfig, ShutdownHandle};
 use tungstenite::protocol::WebSocket;
-use tungstenite::{Message, Bytes};
+use tungstenite::{Bytes, Message};
 
 use crate::common::{self, Msg, WAIT};
 
@@ -107,11 +107,16 @@ pub fn upgrade_request(web: SocketAddr, path: &str, extra: &str) -> String {
 pub fn raw_upgrade(web: SocketAddr, path: &str) -> TcpStream {
     let mut s = TcpStream::connect(web).unwrap();
     s.set_read_timeout(Some(WAIT)).unwrap();
-    s.write_all(upgrade_request(web, path, "").as_bytes()).unwrap();
+    s.write_all(upgrade_request(web, path, "").as_bytes())
+        .unwrap();
     let mut head = Vec::new();
     let mut b = [0u8; 1];
     while !head.ends_with(b"\r\n\r\n") {
-        assert_eq!(s.read(&mut b).unwrap(), 1, "the server closed during the upgrade");
+        assert_eq!(
+            s.read(&mut b).unwrap(),
+            1,
+            "the server closed during the upgrade"
+        );
         head.push(b[0]);
     }
     let head = String::from_utf8(head).unwrap();
@@ -154,7 +159,10 @@ pub fn server_frames(s: &mut TcpStream) -> Vec<(u8, Vec<u8>)> {
         let op = all[at] & 0x0f;
         let (len, hl) = match all[at + 1] & 0x7f {
             126 => (u16::from_be_bytes([all[at + 2], all[at + 3]]) as usize, 4),
-            127 => (u64::from_be_bytes(all[at + 2..at + 10].try_into().unwrap()) as usize, 10),
+            127 => (
+                u64::from_be_bytes(all[at + 2..at + 10].try_into().unwrap()) as usize,
+                10,
+            ),
             n => (n as usize, 2),
         };
         assert_eq!(all[at + 1] & 0x80, 0, "server frames are not masked");
@@ -169,11 +177,13 @@ pub fn server_frames(s: &mut TcpStream) -> Vec<(u8, Vec<u8>)> {
 
 /// The close code of the last close frame among `frames`.
 pub fn close_code(frames: &[(u8, Vec<u8>)]) -> Option<u16> {
-    frames
-        .iter()
-        .rev()
-        .find(|(op, _)| *op == 8)
-        .map(|(_, p)| if p.len() >= 2 { u16::from_be_bytes([p[0], p[1]]) } else { 1005 })
+    frames.iter().rev().find(|(op, _)| *op == 8).map(|(_, p)| {
+        if p.len() >= 2 {
+            u16::from_be_bytes([p[0], p[1]])
+        } else {
+            1005
+        }
+    })
 }
 
 /// Decodes `input` (chat stream bytes from the server) into `out`.
@@ -182,9 +192,9 @@ pub fn decode_into(dec: &mut FrameDecoder, mut input: &[u8], out: &mut VecDeque<
         let (used, ev) = dec.decode(input);
         let done = ev.is_none();
         match ev {
-            Some(Event::Frame(f)) => {
-                out.push_back(Msg::from_wire(ServerMessage::decode(f).expect("a valid message")))
-            }
+            Some(Event::Frame(f)) => out.push_back(Msg::from_wire(
+                ServerMessage::decode(f).expect("a valid message"),
+            )),
             Some(Event::Error(e)) => panic!("bad frame from the server: {e:?}"),
             None => {}
         }
@@ -261,7 +271,8 @@ impl WsClient {
     /// The next chat message (reading binary messages as needed); panics
     /// on a close or after [`WAIT`].
     pub fn recv(&mut self) -> Msg {
-        self.try_recv().unwrap_or_else(|| panic!("closed ({:?}) instead of a message", self.closed))
+        self.try_recv()
+            .unwrap_or_else(|| panic!("closed ({:?}) instead of a message", self.closed))
     }
 
     /// The next chat message, or `None` once the server closed.
@@ -274,7 +285,10 @@ impl WsClient {
             if self.closed.is_some() {
                 return None;
             }
-            assert!(Instant::now() < deadline, "nothing from the server in {WAIT:?}");
+            assert!(
+                Instant::now() < deadline,
+                "nothing from the server in {WAIT:?}"
+            );
             match self.ws.read() {
                 Ok(Message::Binary(b)) => decode_into(&mut self.dec, &b, &mut self.queue),
                 Ok(Message::Close(c)) => {

@@ -9,6 +9,7 @@
 
 pub mod model;
 pub mod net;
+pub mod rooms_view;
 pub mod view;
 
 use std::io::Write;
@@ -20,9 +21,10 @@ use ratatui::crossterm::event::{self, Event as TermEvent};
 use serde::Serialize;
 
 use crate::admin::client::{AdminClient, ClientError, DEFAULT_ADMIN_ADDR, DEFAULT_TIMEOUT};
-use crate::admin::proto::Snapshot;
+use crate::admin::proto::{AdminErrorCode, Snapshot};
 use crate::admin::rates::Rates;
-use crate::core::observe::{ConnInfo, ConnState, Counters};
+use crate::admin::rooms::MAX_ROOMS_LIMIT;
+use crate::core::observe::{ConnInfo, ConnState, Counters, RoomInfo};
 use view::{Action, App};
 
 /// Arguments of `stxchat top`.
@@ -34,13 +36,14 @@ pub struct TopArgs {
     /// Admin token, if the server was started with --admin-token.
     #[arg(long, env = "STXCHAT_ADMIN_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
-    /// Print one snapshot (counters and the first page of each list) and exit.
+    /// Print one snapshot (counters, the first page of each list, the
+    /// largest rooms) and exit.
     #[arg(long)]
     pub once: bool,
     /// With --once: print it as one JSON object.
     #[arg(long, requires = "once")]
     pub json: bool,
-    /// With --once: at most this many connections per list.
+    /// With --once: at most this many connections per list (and rooms, at most 500).
     #[arg(long, default_value_t = 100, requires = "once",
           value_parser = clap::value_parser!(u32).range(1..))]
     pub limit: u32,
@@ -66,6 +69,16 @@ pub struct OnceReport {
     pub connected: Vec<ConnInfo>,
     /// Whether more connected ones exist than listed.
     pub connected_more: bool,
+    /// Rooms that are quiet (absent if the server cannot list rooms).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub quiet_rooms: Option<u64>,
+    /// The largest rooms, largest first, at most `--limit` (absent if the
+    /// server cannot list rooms).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rooms: Option<Vec<RoomInfo>>,
+    /// Whether more rooms exist than listed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rooms_more: Option<bool>,
 }
 
 /// Fetches the one-shot report.
@@ -78,6 +91,14 @@ pub fn fetch_once(
     let Snapshot { counters, rates } = client.counters()?;
     let (waiting, waiting_more) = client.list_first(ConnState::Waiting, limit)?;
     let (connected, connected_more) = client.list_first(ConnState::Connected, limit)?;
+    let rooms_limit = u16::try_from(limit)
+        .unwrap_or(u16::MAX)
+        .min(MAX_ROOMS_LIMIT);
+    let rooms = match client.rooms(rooms_limit) {
+        Ok(page) => Some(page),
+        Err(e) if e.server_code() == Some(AdminErrorCode::UnknownType) => None,
+        Err(e) => return Err(e),
+    };
     Ok(OnceReport {
         server: addr.to_owned(),
         counters,
@@ -86,6 +107,9 @@ pub fn fetch_once(
         waiting_more,
         connected,
         connected_more,
+        quiet_rooms: rooms.as_ref().map(|p| p.quiet_rooms),
+        rooms_more: rooms.as_ref().map(|p| p.more),
+        rooms: rooms.map(|p| p.entries),
     })
 }
 
@@ -127,6 +151,21 @@ pub fn format_once(r: &OnceReport) -> String {
             view::human_bytes(w.bytes_out),
             view::human_bytes(w.queued),
         ));
+    }
+    if let Some(rooms) = &r.rooms {
+        s.push_str(&format!(
+            "\nROOMS ({}, {} quiet)\n",
+            c.rooms,
+            r.quiet_rooms.unwrap_or(0)
+        ));
+        for room in rooms {
+            s.push_str(&format!(
+                "  {:<32} {:>10} {}\n",
+                room.name,
+                crate::client::format::thousands(room.members),
+                if room.quiet { "quiet" } else { "" }
+            ));
+        }
     }
     s
 }

@@ -1,6 +1,6 @@
 //! The network side of `stxchat top`: a thread that owns the admin
 //! connection, subscribes, pages through both lists, polls the counters
-//! every second, runs kicks and window refreshes the screen asks for, and
+//! and the largest rooms every second, runs kicks and window refreshes the screen asks for, and
 //! forwards everything to the screen in the order the server sent it. It
 //! reconnects after a lost connection.
 
@@ -10,6 +10,8 @@ use std::time::{Duration, Instant};
 
 use crate::admin::client::{AdminClient, ClientError};
 use crate::admin::proto::{AdminErrorCode, ListPage, MAX_LIST_LIMIT, Snapshot};
+use crate::admin::rooms::RoomsPage;
+use crate::admin::top::rooms_view::ROOMS_ASKED;
 use crate::core::observe::{ConnEvent, ConnState};
 
 /// What the network thread tells the screen.
@@ -28,6 +30,10 @@ pub enum Update {
     },
     /// Fresh counters and rates.
     Snapshot(Snapshot),
+    /// The largest rooms and the room totals.
+    Rooms(RoomsPage),
+    /// The server does not know the ROOMS request (an older server).
+    RoomsUnsupported,
     /// The result of a kick.
     Kicked {
         /// The nick.
@@ -153,6 +159,25 @@ fn forward(client: &mut AdminClient, updates: &Sender<Update>, u: Update) -> Res
     updates.send(u).map_err(|_| End::ScreenGone)
 }
 
+/// Asks for the largest rooms (unless the server said it does not know
+/// the request); returns whether to keep asking.
+fn poll_rooms(
+    client: &mut AdminClient,
+    updates: &Sender<Update>,
+    supported: bool,
+) -> Result<bool, End> {
+    if !supported {
+        return Ok(false);
+    }
+    match client.rooms(ROOMS_ASKED) {
+        Ok(page) => forward(client, updates, Update::Rooms(page)).map(|()| true),
+        Err(e) if e.server_code() == Some(AdminErrorCode::UnknownType) => {
+            forward(client, updates, Update::RoomsUnsupported).map(|()| false)
+        }
+        Err(e) => Err(End::Failed(e)),
+    }
+}
+
 fn session(
     mut client: AdminClient,
     cfg: &NetConfig,
@@ -177,6 +202,7 @@ fn session_inner(
     client.subscribe()?;
     let snap = client.counters()?;
     forward(client, updates, Update::Snapshot(snap))?;
+    let mut rooms_supported = poll_rooms(client, updates, true)?;
     for state in [ConnState::Waiting, ConnState::Connected] {
         let mut after_id = 0;
         loop {
@@ -213,6 +239,7 @@ fn session_inner(
         if now >= next_poll {
             let snap = client.counters()?;
             forward(client, updates, Update::Snapshot(snap))?;
+            rooms_supported = poll_rooms(client, updates, rooms_supported)?;
             next_poll = now + cfg.poll_every;
         }
         let wait = next_poll

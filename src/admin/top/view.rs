@@ -3,9 +3,10 @@
 //! sockets, so it is tested with ratatui's `TestBackend`.
 //!
 //! Layout: a header with totals and rates, a sparkline of messages per
-//! second, the waiting and connected lists side by side, and a footer with
-//! the keys, the filter being typed or the last status message. A kick
-//! asks for confirmation (with an editable reason) in a popup.
+//! second, the waiting and connected lists side by side (or, after `r`,
+//! the largest rooms: see [`crate::admin::top::rooms_view`]), and a footer
+//! with the keys, the filter being typed or the last status message. A
+//! kick asks for confirmation (with an editable reason) in a popup.
 
 use std::collections::VecDeque;
 
@@ -20,6 +21,7 @@ use crate::admin::proto::{MAX_KICK_REASON, MAX_LIST_LIMIT, Snapshot};
 use crate::admin::service::DEFAULT_KICK_REASON;
 use crate::admin::top::model::ConnTable;
 use crate::admin::top::net::{Command, Update};
+use crate::admin::top::rooms_view::{RoomsPane, draw_rooms};
 use crate::codec::ErrorCode;
 use crate::core::observe::{ConnInfo, ConnState};
 
@@ -133,6 +135,10 @@ pub struct App {
     pub mode: Mode,
     /// Wall-clock Unix ms, for ages (set by the caller before drawing).
     pub now_ms: u64,
+    /// The largest rooms.
+    pub rooms: RoomsPane,
+    /// The body shows the rooms instead of the two connection lists.
+    pub show_rooms: bool,
     views: [ListView; 2],
 }
 
@@ -150,6 +156,8 @@ impl App {
             filter: String::new(),
             mode: Mode::Normal,
             now_ms: 0,
+            rooms: RoomsPane::default(),
+            show_rooms: false,
             views: [ListView::default(); 2],
         }
     }
@@ -171,6 +179,14 @@ impl App {
                     self.history.push_back(s.rates.messages);
                 }
                 self.snapshot = Some(s);
+            }
+            Update::Rooms(page) => {
+                self.rooms.page = Some(page);
+                self.rooms.unsupported = false;
+            }
+            Update::RoomsUnsupported => {
+                self.rooms.page = None;
+                self.rooms.unsupported = true;
             }
             Update::Kicked { nick, found } => {
                 self.status = Some(if found {
@@ -292,6 +308,27 @@ impl App {
     }
 
     fn on_normal_key(&mut self, key: KeyEvent) -> Option<Action> {
+        if key.code == KeyCode::Char('r') {
+            self.show_rooms = !self.show_rooms;
+            return None;
+        }
+        if self.show_rooms {
+            let page = self.rooms.rows.max(1) as isize;
+            match key.code {
+                KeyCode::Up => self.rooms.scroll(-1),
+                KeyCode::Down => self.rooms.scroll(1),
+                KeyCode::PageUp => self.rooms.scroll(-page),
+                KeyCode::PageDown => self.rooms.scroll(page),
+                KeyCode::Home => self.rooms.scroll(isize::MIN / 2),
+                KeyCode::End => self.rooms.scroll(isize::MAX / 2),
+                KeyCode::Char('q') => return Some(Action::Quit),
+                KeyCode::Char('k' | '/') | KeyCode::Tab => {
+                    self.status = Some("r shows the connection lists again".into());
+                }
+                _ => {}
+            }
+            return None;
+        }
         match key.code {
             KeyCode::Char('q') => return Some(Action::Quit),
             KeyCode::Esc => self.filter.clear(),
@@ -389,7 +426,10 @@ fn header_lines(app: &App) -> Vec<Line<'static>> {
     l1.extend(kv("waiting", c.waiting.to_string()));
     l1.extend(kv("   connected", c.connected.to_string()));
     l1.extend(kv("   closing", c.closing.to_string()));
-    l1.extend(kv("   rooms", c.rooms.to_string()));
+    l1.extend(kv(
+        "   rooms",
+        app.rooms.summary().unwrap_or_else(|| c.rooms.to_string()),
+    ));
     l1.extend(kv("   uptime", human_duration(c.uptime_ms)));
     let mut l2 = Vec::new();
     l2.extend(kv("accepted", format!("{} ({}/s)", c.accepted, r.accepted)));
@@ -498,10 +538,15 @@ pub fn draw(frame: &mut Frame<'_>, app: &mut App) {
         spark,
     );
 
-    let [left, right] =
-        Layout::horizontal([Constraint::Percentage(40), Constraint::Percentage(60)]).areas(body);
-    draw_list(frame, app, Side::Waiting, left);
-    draw_list(frame, app, Side::Connected, right);
+    if app.show_rooms {
+        draw_rooms(frame, &mut app.rooms, body);
+    } else {
+        let [left, right] =
+            Layout::horizontal([Constraint::Percentage(40), Constraint::Percentage(60)])
+                .areas(body);
+        draw_list(frame, app, Side::Waiting, left);
+        draw_list(frame, app, Side::Connected, right);
+    }
 
     let footer_line = match &app.mode {
         Mode::Filter => Line::from(vec![
@@ -510,9 +555,12 @@ pub fn draw(frame: &mut Frame<'_>, app: &mut App) {
             Span::raw("   (Enter keep · Esc clear)"),
         ]),
         _ => {
-            let mut spans = vec![Span::raw(
-                "q quit · Tab switch · ↑↓ PgUp PgDn Home End move · / filter · k kick",
-            )];
+            let keys = if app.show_rooms {
+                "q quit · r connections · ↑↓ PgUp PgDn Home End scroll"
+            } else {
+                "q quit · Tab switch · ↑↓ PgUp PgDn Home End move · / filter · k kick · r rooms"
+            };
+            let mut spans = vec![Span::raw(keys)];
             if !app.filter.is_empty() {
                 spans.push(Span::styled(
                     format!(" · filter \"{}\"", app.filter),
@@ -972,5 +1020,49 @@ mod tests {
         }
         app.on_key(key(KeyCode::Char('k')));
         render(&mut app, 5, 3);
+    }
+
+    #[test]
+    fn r_shows_the_largest_rooms_and_the_header_counts_quiet_ones() {
+        use crate::admin::rooms::RoomsPage;
+        use crate::core::observe::RoomInfo;
+        let mut app = app();
+        app.apply(Update::Rooms(RoomsPage {
+            rooms: 2,
+            quiet_rooms: 1,
+            more: false,
+            entries: vec![
+                RoomInfo {
+                    name: "lobby".into(),
+                    members: 19_342,
+                    quiet: true,
+                },
+                RoomInfo {
+                    name: "dev".into(),
+                    members: 4,
+                    quiet: false,
+                },
+            ],
+        }));
+        let all = render(&mut app, 120, 30).join("\n");
+        assert!(all.contains("rooms 2 (1 quiet)"), "{all}");
+        assert!(all.contains("Waiting (2)") && !all.contains("19,342"));
+        assert_eq!(app.on_key(key(KeyCode::Char('r'))), None);
+        let lines = render(&mut app, 120, 30);
+        let all = lines.join("\n");
+        assert!(all.contains("Rooms (2, 1 quiet)"), "{all}");
+        assert!(!all.contains("Waiting (2)"));
+        let lobby = lines.iter().position(|l| l.contains("lobby")).unwrap();
+        let dev = lines.iter().position(|l| l.contains("dev ")).unwrap();
+        assert!(lobby < dev, "largest first");
+        assert!(lines[lobby].contains("19,342") && lines[lobby].contains("quiet"));
+        assert!(lines.last().unwrap().contains("r connections"));
+        // Kicking needs the connection lists.
+        app.on_key(key(KeyCode::Char('k')));
+        assert_eq!(app.mode, Mode::Normal);
+        app.on_key(key(KeyCode::Char('r')));
+        assert!(render(&mut app, 120, 30).join("\n").contains("Waiting (2)"));
+        app.apply(Update::RoomsUnsupported);
+        assert!(render(&mut app, 120, 30).join("\n").contains("rooms 1"));
     }
 }
