@@ -28,7 +28,12 @@ const st = {
   dirty: false,
   fresh: new Set(),
   authProblem: null,
+  // Rooms from the ROOMS request; null: the server predates it (the rooms
+  // are then derived from the connected clients' room lists).
+  rooms: null,
+  roomsSupported: true,
 };
+const ROOMS_LIMIT = 200;
 
 // ---------- connection ----------
 
@@ -102,12 +107,17 @@ function handle(m) {
       break;
     case "list": onList(m); break;
     case "event": onEvent(m); break;
+    case "rooms":
+      st.rooms = m;
+      renderRooms();
+      break;
     case "kicked":
       toast(m.found ? `Kicked ${m.nick}.` : `No client named ${m.nick} is connected.`);
       break;
     case "error": {
       const name = ADMIN_ERROR_NAMES[m.code] || `error ${m.code}`;
       if (m.code === 4 || m.code === 5) st.authProblem = m.code === 4 ? "this server needs an admin token" : "wrong admin token";
+      else if (m.code === 3 && st.roomsSupported) { st.roomsSupported = false; st.rooms = null; renderRooms(); }
       else setStatus(`${name}${m.detail ? `: ${m.detail}` : ""}`, "bad");
       break;
     }
@@ -125,7 +135,11 @@ function onAuthed() {
   send(admin.subscribe());
   startRefresh();
   send(admin.counters());
-  st.timers.push(setInterval(() => send(admin.counters()), 1000));
+  send(admin.rooms(ROOMS_LIMIT));
+  st.timers.push(setInterval(() => {
+    send(admin.counters());
+    if (st.roomsSupported) send(admin.rooms(ROOMS_LIMIT));
+  }, 1000));
   st.timers.push(setInterval(() => { if (!st.refresh) startRefresh(); }, REFRESH_MS));
 }
 
@@ -251,8 +265,30 @@ function renderLists() {
   renderRooms();
 }
 
-/** Rooms and their members, from the connected clients' room lists. */
+/** The rooms: from ROOMS, or derived from the connected clients' room lists. */
 function renderRooms() {
+  if (st.rooms) {
+    const body = $("rooms").tBodies[0];
+    body.replaceChildren();
+    for (const r of st.rooms.list) {
+      const tr = document.createElement("tr");
+      tr.dataset.room = r.name;
+      const name = cell(`#${r.name}`);
+      if (r.quiet) {
+        const q = document.createElement("span");
+        q.className = "tag";
+        q.textContent = "quiet";
+        q.title = "a quiet room: joins and departures are not announced";
+        name.append(" ", q);
+      }
+      tr.append(name, cell(r.members.toLocaleString(), "num"));
+      body.append(tr);
+    }
+    if (!st.rooms.list.length) body.append(emptyRow(2, "no rooms"));
+    const more = st.rooms.flags & 1 ? ` (largest ${st.rooms.list.length} shown)` : "";
+    $("rooms-count").textContent = `${st.rooms.rooms.toLocaleString()}${st.rooms.quiet ? ` · ${st.rooms.quiet.toLocaleString()} quiet` : ""}${more}`;
+    return;
+  }
   const rooms = new Map();
   for (const e of st.lists[1].values()) {
     for (const r of e.rooms) {

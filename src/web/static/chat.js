@@ -171,7 +171,7 @@ function openPrivate(nick) {
 
 function timeOf(ms) {
   const d = ms ? new Date(ms) : new Date();
-  return d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+  return d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", hour12: false });
 }
 
 function addLine(tab, cls, parts, opts = {}) {

@@ -212,6 +212,7 @@ export const admin = {
   list: (state, afterId, limit) => new Writer(0x42).u8(state).u64(afterId).u16(limit).frame(),
   subscribe: () => new Writer(0x43).frame(),
   kick: (nick, reason) => new Writer(0x45).str8(nick).str16(reason).frame(),
+  rooms: (limit) => new Writer(0x46).u16(limit).frame(),
 };
 
 const COUNTER_NAMES = [
@@ -249,6 +250,12 @@ export function decodeAdmin(p) {
     case 0xc3: return r.end({ type: "event", id: r.num(), time: r.num(), peer: r.addr(), nick: r.str8(), change: r.u8(), code: r.u16() });
     case 0xc4: return r.end({ type: "kicked", found: r.u8() === 1, nick: r.str8() });
     case 0xc5: return r.end({ type: "error", code: r.u16(), detail: r.str16() });
+    case 0xc6: {
+      const m = { type: "rooms", rooms: r.num(), quiet: r.num(), flags: r.u8(), list: [] };
+      const count = r.u16();
+      for (let i = 0; i < count; i++) m.list.push({ name: r.str8(), members: r.u32(), quiet: (r.u8() & 1) !== 0 });
+      return r.end(m);
+    }
     default: return { type: "unknown", byte: p[0] };
   }
 }
