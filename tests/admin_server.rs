@@ -553,3 +553,40 @@ fn rooms_are_listed_largest_first_with_totals() {
             .then_some(())
     });
 }
+
+#[test]
+fn quiet_rooms_are_flagged_and_counted() {
+    let mut cfg = admin_config();
+    cfg.core.presence_limit = 2;
+    cfg.admin.metrics_bind = Some("127.0.0.1:0".parse().unwrap());
+    let srv = AdminServer::start(cfg);
+    let mut admin = srv.client(None);
+    // lobby: 3 members, above the limit of 2: quiet. pair: 2: not quiet.
+    let mut clients: Vec<Client> = (0..3)
+        .map(|i| Client::join_as(srv.addr, &format!("q{i}")))
+        .collect();
+    for c in clients.iter_mut().take(2) {
+        c.join("pair");
+    }
+    let page = admin.rooms(10).unwrap();
+    assert_eq!((page.rooms, page.quiet_rooms), (2, 1), "{page:?}");
+    let listed: Vec<(&str, u64, bool)> = page
+        .entries
+        .iter()
+        .map(|r| (r.name.as_str(), r.members, r.quiet))
+        .collect();
+    assert_eq!(listed, [("lobby", 3, true), ("pair", 2, false)]);
+    let metrics = srv.metrics.expect("metrics on");
+    wait_for("the quiet-room gauge", || {
+        let (_, text) = http_get(metrics, "/metrics");
+        let scrape =
+            prometheus_parse::Scrape::parse(text.lines().map(|l| Ok(l.to_owned()))).unwrap();
+        (value(&scrape, "stxchat_quiet_rooms", None) == 1.0).then_some(())
+    });
+    // Back to normal at L / 2 = 1 member.
+    clients.truncate(1);
+    wait_for("lobby back to normal", || {
+        let p = admin.rooms(10).unwrap();
+        (p.quiet_rooms == 0 && p.entries.iter().all(|r| !r.quiet)).then_some(())
+    });
+}

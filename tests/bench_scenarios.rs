@@ -213,6 +213,27 @@ fn connect_with_the_default_room_and_a_joined_room() {
 }
 
 #[test]
+fn connect_into_a_quiet_default_room_counts_room_frames_not_joins() {
+    let server = TestServer::start(|c| c.core.presence_limit = 4);
+    let mut o = ConnectOpts::new(common(server.addr));
+    o.connections = 60;
+    o.settle = Duration::from_millis(1500);
+    let r = run_connect(&o).expect("connect runs");
+    assert!(r.ok(), "{r:#?}");
+    assert_eq!(r.protocol_version, 2);
+    // Past the limit each joiner gets one partial MEMBERS, its own JOINED
+    // and its own ROOM; nobody hears of the others' joins (version 1 would
+    // deliver 60 x 61 / 2 JOINEDs).
+    assert!(r.presence_frames <= 3 * 60, "{r:#?}");
+    assert!(r.room_frames >= 60 - 4, "{r:#?}");
+    // The same with version 1 clients: no ROOM frames at all.
+    o.common.version = 1;
+    let r = run_connect(&o).expect("connect runs");
+    assert!(r.ok(), "{r:#?}");
+    assert_eq!(r.room_frames, 0, "{r:#?}");
+}
+
+#[test]
 fn connect_reports_a_full_server() {
     let server = TestServer::start(|c| {
         c.core.default_room = None;
@@ -232,4 +253,83 @@ fn connect_reports_a_full_server() {
         "{r:#?}"
     );
     assert!(!r.ok());
+}
+
+/// `stxchat server` as a separate process on a free port (its address
+/// read from its log), killed by PID on drop.
+struct ServerProcess {
+    child: std::process::Child,
+    addr: SocketAddr,
+}
+
+impl ServerProcess {
+    fn start(args: &[&str]) -> ServerProcess {
+        use std::io::{BufRead, BufReader};
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_stxchat"))
+            .args(["server", "--bind", "127.0.0.1:0", "--admin-bind", "off"])
+            .args(["--stats-interval", "0"])
+            .args(args)
+            .env("NO_COLOR", "1")
+            .env("RUST_LOG", "info")
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("spawn stxchat server");
+        let stderr = child.stderr.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines() {
+                let Ok(line) = line else { return };
+                if let Some(at) = line.find("bind=") {
+                    let addr: String = line[at + 5..]
+                        .chars()
+                        .take_while(|c| !c.is_whitespace())
+                        .collect();
+                    let _ = tx.send(addr);
+                }
+            }
+        });
+        let addr = rx
+            .recv_timeout(Duration::from_secs(30))
+            .expect("the server logs its address")
+            .parse()
+            .expect("an address");
+        ServerProcess { child, addr }
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn connect_rounds_on_a_separate_server_report_each_round_and_the_leave() {
+    let server = ServerProcess::start(&[]);
+    let mut o = ConnectOpts::new(common(server.addr));
+    o.common.server_pid = Some(server.child.id());
+    o.connections = 200;
+    o.settle = Duration::from_millis(100);
+    o.rounds = 3;
+    let r = run_connect(&o).expect("connect runs");
+    assert!(r.ok(), "{r:#?}");
+    assert_eq!(r.rounds.len(), 3);
+    assert_eq!(r.protocol_version, 2);
+    for (i, round) in r.rounds.iter().enumerate() {
+        assert_eq!(round.round, i + 1);
+        assert_eq!(round.registered, 200, "{round:#?}");
+        assert!(round.connects_per_s > 0.0);
+        assert!(round.server_rss_kb_after.is_some());
+        // Everyone left at once; the server settled and was measured.
+        assert!(round.idle_after_leave_s.is_some(), "{round:#?}");
+        assert!(round.server_rss_kb_after_leave.is_some(), "{round:#?}");
+        // Every connection saw at least its own join in the default room.
+        assert!(round.presence_frames >= 200, "{round:#?}");
+    }
+    assert_eq!(r.registered, r.rounds[0].registered);
+    let table = Report::Connect(r).to_table();
+    assert!(table.contains("round 3"), "{table}");
 }

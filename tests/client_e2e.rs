@@ -793,3 +793,39 @@ fn a_server_that_refuses_version_2_is_asked_again_with_version_1() {
     assert!(done.status.success(), "{}", done.stderr);
     assert_eq!(*fake.hellos.lock().unwrap(), [2, 1]);
 }
+
+#[test]
+fn a_real_room_turning_quiet_and_back_is_shown_as_such() {
+    let srv = common::start_with(|c| c.core.presence_limit = 4);
+    let mut alice = Client::join(srv.addr, "alice");
+    // Up to the limit (4) joins are announced as usual.
+    let mut others: Vec<common::Client> = (1..4)
+        .map(|i| common::Client::join_as(srv.addr, &format!("m{i}")))
+        .collect();
+    alice.expect("[lobby] * m3 joined");
+    // The fifth member makes lobby quiet: every member is told at once.
+    others.push(common::Client::join_as(srv.addr, "m4"));
+    alice.expect("[lobby] * 5 members (quiet room)");
+    // Later arrivals are only counted (about once a second).
+    others.push(common::Client::join_as(srv.addr, "m5"));
+    alice.expect("[lobby] * 6 members (quiet room)");
+    // Departures down to L / 2 = 2 members turn it back to normal: the
+    // complete list first, then the summary.
+    others.truncate(1);
+    let list = alice.expect_where("with the complete list", |l| {
+        l.starts_with("[lobby] * members (")
+    });
+    assert_eq!(list, "[lobby] * members (2): alice, m1");
+    alice.expect("[lobby] * 2 members (no longer quiet: joins and leaves are shown again)");
+    let _late = common::Client::join_as(srv.addr, "late");
+    alice.expect("[lobby] * late joined");
+    let quiet_spell: Vec<&String> = alice
+        .seen
+        .iter()
+        .skip_while(|l| !l.contains("(quiet room)"))
+        .take_while(|l| !l.contains("no longer quiet"))
+        .filter(|l| l.contains(" joined") || l.contains(" left"))
+        .collect();
+    assert!(quiet_spell.is_empty(), "{:#?}", alice.seen);
+    assert!(alice.finish().status.success());
+}

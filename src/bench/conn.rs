@@ -1,6 +1,10 @@
 //! One bench connection: its handshake state, decoder, output buffer and
 //! counters, and what it does with each frame the server sends.
 //!
+//! Connections speak protocol version 2 unless the run asks for 1 (see
+//! [`RunConfig::version`]); presence frames (JOINED, LEFT, MEMBERS) and
+//! ROOM summaries are counted, since they are what quiet rooms change.
+//!
 //! Frames are decoded in place by the codec's [`FrameDecoder`] from the
 //! worker's read buffer. A live MESSAGE is parsed with the codec's wire
 //! reader without UTF-8 validation (the text is only inspected for its ASCII
@@ -15,8 +19,7 @@ use crate::bench::payload;
 use crate::bench::shared::{Role, RunConfig, ServerInfo, Shared};
 use crate::codec::wire::Reader;
 use crate::codec::{
-    ClientMessage, ErrorCode, FLAG_REPLAYED, FrameDecoder, LeftReason, PROTOCOL_VERSION,
-    ServerMessage, msg_type,
+    ClientMessage, ErrorCode, FLAG_REPLAYED, FrameDecoder, LeftReason, ServerMessage, msg_type,
 };
 
 /// PING token of the `connect` probe (keepalive PINGs use 0).
@@ -67,6 +70,10 @@ pub struct Tally {
     pub slow_left: u64,
     /// Probe PONGs.
     pub pongs: u64,
+    /// JOINED, LEFT and MEMBERS frames received.
+    pub presence_frames: u64,
+    /// ROOM frames received (version 2 quiet rooms).
+    pub room_frames: u64,
 }
 
 /// Everything a frame handler may touch besides the connection itself.
@@ -149,7 +156,7 @@ impl Conn {
         // Names were checked when the run was planned; a failure here leaves
         // `out` empty and the handshake times out, reported as such.
         let _ = ClientMessage::Hello {
-            version: PROTOCOL_VERSION,
+            version: cfg.version,
             nick: &nick,
             token: &cfg.token,
         }
@@ -229,13 +236,22 @@ impl Session {
         let Some(&ty) = payload.first() else {
             return Ok(outcome);
         };
+        match ty {
+            msg_type::JOINED | msg_type::LEFT | msg_type::MEMBERS => cx.tally.presence_frames += 1,
+            msg_type::ROOM => cx.tally.room_frames += 1,
+            _ => {}
+        }
         if self.state == State::Ready {
             match ty {
                 msg_type::MESSAGE => {
                     self.on_message(payload, cx);
                     return Ok(outcome);
                 }
-                msg_type::JOINED | msg_type::MEMBERS | msg_type::PRIVATE | msg_type::WELCOME => {
+                msg_type::JOINED
+                | msg_type::MEMBERS
+                | msg_type::ROOM
+                | msg_type::PRIVATE
+                | msg_type::WELCOME => {
                     return Ok(outcome);
                 }
                 msg_type::LEFT if !self.observer => return Ok(outcome),

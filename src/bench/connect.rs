@@ -1,6 +1,10 @@
 //! The `connect` scenario: N connections registered (and joined to a room if
-//! asked) and held idle; the connect+register rate, the server's resident
-//! memory per connection, and a final PING to check every one is alive.
+//! asked; otherwise they sit in the server's default room) and held idle;
+//! the connect+register rate, the server's resident memory per connection,
+//! and a final PING to check every one is alive. With `--rounds R` it then
+//! closes every connection at once, waits for the server to go idle
+//! (`--server-pid`: its CPU time stops growing) and reads its memory again,
+//! and does it all again on the same server, R times.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
@@ -11,13 +15,20 @@ use crate::bench::driver::{CommonOpts, SETUP_CAP, Workers, check_common, split_p
 use crate::bench::error::BenchError;
 use crate::bench::procstat::{self, CpuSnapshot};
 use crate::bench::progress::Progress;
-use crate::bench::report::{ConnectReport, si};
+use crate::bench::report::{ConnectReport, RoundReport, si};
 use crate::bench::shared::{Kind, Role, RunConfig, phase};
 use crate::bench::sources::plan_sources;
 use crate::codec::is_valid_room;
 
 /// Most time to wait for the PONGs of the final probe.
 const PROBE_WAIT: Duration = Duration::from_secs(10);
+/// The most rounds one run makes.
+pub const MAX_ROUNDS: usize = 100;
+/// After everyone left, the server counts as idle once its CPU time has not
+/// grown for this long.
+const IDLE_QUIET: Duration = Duration::from_millis(300);
+/// Most time to wait for the server to go idle after everyone left.
+const IDLE_CAP: Duration = Duration::from_secs(120);
 
 /// Options of `connect`.
 #[derive(Debug, Clone)]
@@ -30,17 +41,31 @@ pub struct ConnectOpts {
     pub room: Option<String>,
     /// Wait this long after the last registration before reading the server's RSS.
     pub settle: Duration,
+    /// Rounds of connecting everyone and closing them all (1..=[`MAX_ROUNDS`]).
+    pub rounds: usize,
 }
 
 impl ConnectOpts {
-    /// N=15,000, no room, 2 s settle.
+    /// N=15,000, no room, 2 s settle, one round.
     pub fn new(common: CommonOpts) -> Self {
         ConnectOpts {
             common,
             connections: 15_000,
             room: None,
             settle: Duration::from_secs(2),
+            rounds: 1,
         }
+    }
+}
+
+/// The nick base of round `round` of `rounds`: the run's base alone for a
+/// single round, else with `r{round}_` appended (the `_` keeps the hex
+/// connection numbers that follow from running into the round number).
+fn round_nick_base(base: &str, rounds: usize, round: usize) -> String {
+    if rounds <= 1 {
+        base.to_owned()
+    } else {
+        format!("{base}r{round}_")
     }
 }
 
@@ -52,6 +77,11 @@ pub fn run_connect(o: &ConnectOpts) -> Result<ConnectReport, BenchError> {
             "connect needs at least one connection".into(),
         ));
     }
+    if o.rounds == 0 || o.rounds > MAX_ROUNDS {
+        return Err(BenchError::InvalidOption(format!(
+            "--rounds must be 1..={MAX_ROUNDS}"
+        )));
+    }
     if let Some(r) = o.room.as_deref()
         && !is_valid_room(r)
     {
@@ -59,8 +89,79 @@ pub fn run_connect(o: &ConnectOpts) -> Result<ConnectReport, BenchError> {
             "{r:?} is not a valid room name"
         )));
     }
-    let nick_base = c.nick_base();
-    check_common(c, &nick_base, o.connections)?;
+    let base = c.nick_base();
+    check_common(
+        c,
+        &round_nick_base(&base, o.rounds, o.rounds - 1),
+        o.connections,
+    )?;
+    let progress = Progress::new(c.progress);
+    // Memory per connection is counted from the server's RSS before the
+    // first round: later rounds reuse what earlier ones allocated.
+    let baseline_rss = c.server_pid.and_then(|pid| procstat::rss_kb(Some(pid)));
+    let mut rounds = Vec::with_capacity(o.rounds);
+    let mut server_name = None;
+    let mut first_error = None;
+    let mut source_addresses = 0;
+    for round in 0..o.rounds {
+        let nick_base = round_nick_base(&base, o.rounds, round);
+        let r = run_round(o, &nick_base, round, baseline_rss, &progress)?;
+        server_name = server_name.or(r.server_name);
+        first_error = first_error.or(r.first_error);
+        source_addresses = r.source_addresses;
+        rounds.push(r.report);
+    }
+    progress.finish();
+    let first = &rounds[0];
+    Ok(ConnectReport {
+        scenario: "connect",
+        addr: c.addr.to_string(),
+        server_name,
+        threads: c.threads,
+        room: o.room.clone(),
+        connections: o.connections,
+        concurrency: c.concurrency,
+        source_addresses,
+        protocol_version: c.version,
+        registered: first.registered,
+        failed: first.failed,
+        dropped: first.dropped,
+        alive_at_end: first.alive_at_end,
+        connect_s: first.connect_s,
+        connects_per_s: first.connects_per_s,
+        settle_s: o.settle.as_secs_f64(),
+        server_rss_kb_before: first.server_rss_kb_before,
+        server_rss_kb_after: first.server_rss_kb_after,
+        rss_per_connection_bytes: first.rss_per_connection_bytes,
+        generator_rss_kb: procstat::rss_kb(None),
+        cpu: first.cpu,
+        server_threads: c.server_pid.and_then(|pid| procstat::threads(Some(pid))),
+        presence_frames: rounds.iter().map(|r| r.presence_frames).sum(),
+        room_frames: rounds.iter().map(|r| r.room_frames).sum(),
+        rounds,
+        first_error,
+    })
+}
+
+/// What one round found.
+struct Round {
+    report: RoundReport,
+    server_name: Option<String>,
+    first_error: Option<String>,
+    source_addresses: usize,
+}
+
+/// Connects everyone, settles, reads the server's memory, probes, closes
+/// every connection at once and (with a server PID) waits for the server
+/// to go idle.
+fn run_round(
+    o: &ConnectOpts,
+    nick_base: &str,
+    round: usize,
+    baseline_rss: Option<u64>,
+    progress: &Progress,
+) -> Result<Round, BenchError> {
+    let c = &o.common;
     let sources = plan_sources(c.addr, o.connections, c.sources);
     let source_addresses = sources.len();
     let started = Instant::now();
@@ -69,7 +170,8 @@ pub fn run_connect(o: &ConnectOpts) -> Result<ConnectReport, BenchError> {
         addr: c.addr,
         sources,
         token: c.token.clone(),
-        nick_base,
+        version: c.version,
+        nick_base: nick_base.to_owned(),
         rooms: o.room.iter().cloned().collect(),
         text_len: 0,
         batch: 1,
@@ -91,10 +193,14 @@ pub fn run_connect(o: &ConnectOpts) -> Result<ConnectReport, BenchError> {
     let server_pid = c.server_pid;
     let rss_before = server_pid.and_then(|pid| procstat::rss_kb(Some(pid)));
     let cpu0 = CpuSnapshot::take(server_pid);
-    let progress = Progress::new(c.progress);
     let t0 = Instant::now();
     let workers = Workers::start(cfg, plans)?;
     let total = o.connections as u64;
+    let label = if o.rounds > 1 {
+        format!("round {}/{}: ", round + 1, o.rounds)
+    } else {
+        String::new()
+    };
 
     let mut last = (0u64, Instant::now());
     workers.wait_until(t0 + SETUP_CAP, |sh| {
@@ -102,7 +208,7 @@ pub fn run_connect(o: &ConnectOpts) -> Result<ConnectReport, BenchError> {
         if last.1.elapsed() >= Duration::from_millis(250) {
             let rate = (ready - last.0) as f64 / last.1.elapsed().as_secs_f64();
             progress.set(format!(
-                "connecting  {ready}/{total} registered  {}/s",
+                "{label}connecting  {ready}/{total} registered  {}/s",
                 si(rate)
             ));
             last = (ready, Instant::now());
@@ -115,7 +221,7 @@ pub fn run_connect(o: &ConnectOpts) -> Result<ConnectReport, BenchError> {
     let registered = sh.ready_all();
 
     progress.set(format!(
-        "holding {registered} connections for {:?}",
+        "{label}holding {registered} connections for {:?}",
         o.settle
     ));
     std::thread::sleep(o.settle);
@@ -124,41 +230,46 @@ pub fn run_connect(o: &ConnectOpts) -> Result<ConnectReport, BenchError> {
     sh.set_phase(phase::PROBE);
     workers.wait_until(Instant::now() + PROBE_WAIT, |sh| {
         let pongs = sh.pongs.load(Relaxed);
-        progress.set(format!("probing  {pongs}/{registered} answered"));
+        progress.set(format!("{label}probing  {pongs}/{registered} answered"));
         pongs + sh.dropped_all() >= registered
     });
     let alive_at_end = sh.pongs.load(Relaxed);
     let dropped = sh.dropped_all();
-    let generator_rss_kb = procstat::rss_kb(None);
+    progress.set(format!("{label}closing {registered} connections at once"));
+    // A server in this very process (tests) shares its CPU time with the
+    // generator: its idleness cannot be told apart, so it is not measured.
+    let separate = server_pid.filter(|&pid| pid != std::process::id());
+    let left_at = Instant::now();
+    let ticks_then = separate.and_then(|pid| procstat::cpu_ticks(Some(pid)));
     workers.stop();
-    progress.finish();
+    let idle = separate
+        .and_then(|pid| procstat::wait_idle(pid, left_at, ticks_then, IDLE_QUIET, IDLE_CAP));
+    let rss_after_leave = server_pid.and_then(|pid| procstat::rss_kb(Some(pid)));
 
-    Ok(ConnectReport {
-        scenario: "connect",
-        addr: c.addr.to_string(),
+    Ok(Round {
+        report: RoundReport {
+            round: round + 1,
+            registered,
+            failed: sh.failed.load(Relaxed),
+            dropped,
+            alive_at_end,
+            connect_s,
+            connects_per_s: registered as f64 / connect_s.max(1e-9),
+            server_rss_kb_before: rss_before,
+            server_rss_kb_after: rss_after,
+            rss_per_connection_bytes: baseline_rss
+                .zip(rss_after)
+                .filter(|_| registered > 0)
+                .map(|(b, a)| (a as f64 - b as f64) * 1024.0 / registered as f64),
+            idle_after_leave_s: idle.map(|d| d.as_secs_f64()),
+            server_rss_kb_after_leave: rss_after_leave,
+            presence_frames: sh.presence_frames.load(Relaxed),
+            room_frames: sh.room_frames.load(Relaxed),
+            cpu,
+        },
         server_name: sh.server.get().map(|i| i.name.clone()),
-        threads: c.threads,
-        room: o.room.clone(),
-        connections: o.connections,
-        concurrency: c.concurrency,
-        source_addresses,
-        registered,
-        failed: sh.failed.load(Relaxed),
-        dropped,
-        alive_at_end,
-        connect_s,
-        connects_per_s: registered as f64 / connect_s.max(1e-9),
-        settle_s: o.settle.as_secs_f64(),
-        server_rss_kb_before: rss_before,
-        server_rss_kb_after: rss_after,
-        rss_per_connection_bytes: rss_before
-            .zip(rss_after)
-            .filter(|_| registered > 0)
-            .map(|(b, a)| (a as f64 - b as f64) * 1024.0 / registered as f64),
-        generator_rss_kb,
-        cpu,
-        server_threads: server_pid.and_then(|pid| procstat::threads(Some(pid))),
         first_error: sh.first_error(),
+        source_addresses,
     })
 }
 
@@ -175,6 +286,21 @@ mod tests {
         o.connections = 1;
         o.room = Some("bad room".into());
         assert!(matches!(run_connect(&o), Err(BenchError::InvalidOption(_))));
+        o.room = None;
+        o.rounds = 0;
+        assert!(matches!(run_connect(&o), Err(BenchError::InvalidOption(_))));
+        o.rounds = MAX_ROUNDS + 1;
+        assert!(matches!(run_connect(&o), Err(BenchError::InvalidOption(_))));
+    }
+
+    #[test]
+    fn rounds_get_nick_bases_that_cannot_collide() {
+        assert_eq!(round_nick_base("sb12ab", 1, 0), "sb12ab");
+        assert_eq!(round_nick_base("sb12ab", 3, 2), "sb12abr2_");
+        // Round 1, connection 0x10 and round 11, connection 0 differ.
+        let a = format!("{}{:x}", round_nick_base("b", 12, 1), 0x10);
+        let b = format!("{}{:x}", round_nick_base("b", 12, 11), 0);
+        assert_ne!(a, b);
     }
 
     #[test]
@@ -190,9 +316,12 @@ mod tests {
         let mut o = ConnectOpts::new(common);
         o.connections = 5;
         o.settle = Duration::ZERO;
+        o.rounds = 2;
         let r = run_connect(&o).unwrap();
         assert_eq!(r.registered, 0);
         assert_eq!(r.failed, 5);
+        assert_eq!(r.rounds.len(), 2);
+        assert!(r.rounds.iter().all(|x| x.failed == 5));
         assert!(!r.ok());
         assert!(r.first_error.unwrap().contains("connect"));
     }

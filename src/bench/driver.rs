@@ -14,7 +14,7 @@ use crate::bench::error::BenchError;
 use crate::bench::procstat;
 use crate::bench::shared::{RunConfig, Shared, phase};
 use crate::bench::worker::{WAKE_TOKEN, Worker, WorkerOutput, new_histogram};
-use crate::codec::is_valid_nick;
+use crate::codec::{PROTOCOL_V2, is_supported_version, is_valid_nick};
 
 /// How often the coordinating thread looks at the counters.
 pub const TICK: Duration = Duration::from_millis(10);
@@ -30,6 +30,8 @@ pub struct CommonOpts {
     pub addr: SocketAddr,
     /// HELLO token (empty if the server has no password).
     pub token: String,
+    /// Protocol version said in HELLO (2; 1 to compare with version 1).
+    pub version: u8,
     /// Nick prefix; nicks are prefix + 4 hex digits of run id + connection id in hex.
     pub nick_prefix: String,
     /// Generator threads.
@@ -52,6 +54,7 @@ impl CommonOpts {
         CommonOpts {
             addr,
             token: String::new(),
+            version: PROTOCOL_V2,
             nick_prefix: "sb".to_string(),
             threads: default_threads(),
             concurrency: 64,
@@ -99,6 +102,11 @@ pub fn check_common(c: &CommonOpts, nick_base: &str, connections: usize) -> Resu
     if c.token.len() > usize::from(u8::MAX) {
         return Err(BenchError::InvalidOption(
             "--token must be at most 255 bytes".into(),
+        ));
+    }
+    if !is_supported_version(c.version) {
+        return Err(BenchError::InvalidOption(
+            "--protocol must be 1 or 2".into(),
         ));
     }
     if c.concurrency == 0 {

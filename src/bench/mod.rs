@@ -6,8 +6,15 @@
 //!   seconds after a warm-up, as fast as the server takes them (bounded
 //!   in-flight window) or at `--rate`; throughput, delivery ratio, latency.
 //! - `rooms`: C clients over R rooms, a total publish rate; same report.
-//! - `connect`: N registered idle connections; connect+register rate and the
-//!   server's RSS per connection.
+//! - `connect`: N registered idle connections (by default all in the
+//!   server's default room); connect+register rate and the server's RSS per
+//!   connection, optionally over several rounds of connecting and leaving
+//!   (`--rounds`) with the time the server takes to settle after everyone
+//!   leaves at once.
+//!
+//! Connections speak protocol version 2 (`--protocol 1` for version 1), and
+//! every report counts the presence frames (JOINED, LEFT, MEMBERS) and the
+//! quiet-room summaries (ROOM) they received.
 //!
 //! Every report carries the generator's own CPU and (with `--server-pid`) the
 //! server's, from `/proc`, so it shows whether the generator was the limit.
@@ -118,6 +125,13 @@ pub struct BenchOptions {
     /// connect: seconds to hold the connections before reading the server's RSS.
     #[arg(long, default_value_t = 2.0)]
     pub settle: f64,
+    /// connect: rounds of connecting everyone and then closing every connection
+    /// at once, on the same server (1..=100).
+    #[arg(long, default_value_t = 1)]
+    pub rounds: usize,
+    /// Protocol version to say in HELLO (1 or 2).
+    #[arg(long, default_value_t = crate::codec::PROTOCOL_V2)]
+    pub protocol: u8,
     /// fanout: the room (default bench); rooms: room prefix (default bench: bench-0, bench-1, ...);
     /// connect: a room to join after registering (default none).
     #[arg(long)]
@@ -165,6 +179,7 @@ impl BenchArgs {
     fn common(&self) -> Result<CommonOpts, BenchError> {
         let mut c = CommonOpts::new(driver::resolve(&self.opts.addr)?);
         c.token = self.opts.token.clone();
+        c.version = self.opts.protocol;
         c.nick_prefix = self.opts.nick_prefix.clone();
         if let Some(t) = self.opts.threads {
             c.threads = t;
@@ -220,6 +235,7 @@ impl BenchArgs {
                 o.connections = self.opts.connections;
                 o.room = self.opts.room.clone();
                 o.settle = seconds("settle", self.opts.settle)?;
+                o.rounds = self.opts.rounds;
                 run_connect(&o).map(Report::Connect)
             }
         }

@@ -2,7 +2,7 @@
 //! resident memory (`VmRSS`), machine-wide busy and softirq time, and the
 //! open-files limit.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// Process CPU time in clock ticks (utime + stime) from a `/proc/PID/stat` line.
 ///
@@ -140,8 +140,87 @@ impl CpuSnapshot {
     }
 }
 
+/// Decides from successive CPU-time readings of a process when it has gone
+/// idle: once its CPU time has not grown for `quiet`, it went idle at the
+/// last reading that showed growth.
+#[derive(Debug, Clone)]
+pub struct IdleWatch {
+    quiet: Duration,
+    last_ticks: Option<u64>,
+    last_change: Instant,
+}
+
+impl IdleWatch {
+    /// A watch starting at `since`, when the process had used `ticks` (it
+    /// counts as busy then).
+    pub fn new(since: Instant, ticks: Option<u64>, quiet: Duration) -> Self {
+        IdleWatch {
+            quiet,
+            last_ticks: ticks,
+            last_change: since,
+        }
+    }
+
+    /// Feeds the CPU ticks read at `at`; returns when the process went
+    /// idle, once it has stayed idle for `quiet`.
+    pub fn feed(&mut self, at: Instant, ticks: u64) -> Option<Instant> {
+        match self.last_ticks {
+            Some(t) if t == ticks => {}
+            Some(_) => self.last_change = at,
+            None => {}
+        }
+        self.last_ticks = Some(ticks);
+        (at.saturating_duration_since(self.last_change) >= self.quiet).then_some(self.last_change)
+    }
+}
+
+/// Waits until process `pid` goes idle (no CPU time for `quiet`), for at
+/// most `cap`; returns how long after `since` (when it had used
+/// `ticks_then`) that was. `None` if its counters cannot be read or it stays
+/// busy.
+pub fn wait_idle(
+    pid: u32,
+    since: Instant,
+    ticks_then: Option<u64>,
+    quiet: Duration,
+    cap: Duration,
+) -> Option<Duration> {
+    let mut watch = IdleWatch::new(since, ticks_then, quiet);
+    loop {
+        let now = Instant::now();
+        if let Some(idle_at) = watch.feed(now, cpu_ticks(Some(pid))?) {
+            return Some(idle_at.saturating_duration_since(since));
+        }
+        if now.saturating_duration_since(since) > cap {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn idle_is_when_cpu_time_last_grew() {
+        let t0 = Instant::now();
+        let ms = |n| t0 + Duration::from_millis(n);
+        let mut w = IdleWatch::new(t0, None, Duration::from_millis(200));
+        assert_eq!(w.feed(ms(10), 100), None);
+        assert_eq!(w.feed(ms(50), 104), None);
+        assert_eq!(w.feed(ms(120), 110), None);
+        assert_eq!(w.feed(ms(200), 110), None);
+        assert_eq!(w.feed(ms(319), 110), None);
+        assert_eq!(w.feed(ms(320), 110), Some(ms(120)));
+        // A reading at the start: growth by the first feed counts.
+        let mut w = IdleWatch::new(t0, Some(5), Duration::from_millis(200));
+        assert_eq!(w.feed(ms(90), 9), None);
+        assert_eq!(w.feed(ms(300), 9), Some(ms(90)));
+        // No growth at all: idle from the start.
+        let mut w = IdleWatch::new(t0, Some(5), Duration::from_millis(200));
+        assert_eq!(w.feed(ms(150), 5), None);
+        assert_eq!(w.feed(ms(210), 5), Some(t0));
+    }
     use super::*;
 
     #[test]

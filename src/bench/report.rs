@@ -111,6 +111,12 @@ pub struct TrafficReport {
     pub bad_payloads: u64,
     /// `fanout --slow`: LEFT reason 3 (slow consumer) seen in the room.
     pub slow_dropped: Option<u64>,
+    /// Protocol version the connections said in HELLO.
+    pub protocol_version: u8,
+    /// JOINED, LEFT and MEMBERS frames received over the whole run.
+    pub presence_frames: u64,
+    /// ROOM frames received over the whole run (quiet rooms, version 2).
+    pub room_frames: u64,
     /// CPU use over the measured interval.
     pub cpu: CpuUsage,
     /// Deliveries per second of server CPU time.
@@ -137,7 +143,51 @@ impl TrafficReport {
     }
 }
 
-/// Result of `connect`.
+/// One round of `connect`: everyone connects, is held, then leaves at once.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RoundReport {
+    /// Round number, from 1.
+    pub round: usize,
+    /// Connections registered (and joined).
+    pub registered: u64,
+    /// Connections that never registered.
+    pub failed: u64,
+    /// Registered connections closed before the end.
+    pub dropped: u64,
+    /// Connections that answered the final PING.
+    pub alive_at_end: u64,
+    /// Seconds from the first connect until every connection settled.
+    pub connect_s: f64,
+    /// `registered / connect_s`.
+    pub connects_per_s: f64,
+    /// Server RSS before the round's first connect, KiB.
+    pub server_rss_kb_before: Option<u64>,
+    /// Server RSS after settling, KiB.
+    pub server_rss_kb_after: Option<u64>,
+    /// `(after - before) / registered`, bytes.
+    pub rss_per_connection_bytes: Option<f64>,
+    /// Seconds from closing every connection until the server went idle.
+    pub idle_after_leave_s: Option<f64>,
+    /// Server RSS once idle after everyone left, KiB.
+    pub server_rss_kb_after_leave: Option<u64>,
+    /// JOINED, LEFT and MEMBERS frames the round's connections received.
+    pub presence_frames: u64,
+    /// ROOM frames the round's connections received.
+    pub room_frames: u64,
+    /// CPU use over the round's connect phase.
+    pub cpu: CpuUsage,
+}
+
+impl RoundReport {
+    /// Every connection registered and answered the final PING.
+    pub fn ok(&self, connections: usize) -> bool {
+        self.registered as usize == connections
+            && self.failed == 0
+            && self.alive_at_end == self.registered
+    }
+}
+
+/// Result of `connect` (the top-level figures are those of the first round).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ConnectReport {
     /// Always `connect`.
@@ -156,6 +206,8 @@ pub struct ConnectReport {
     pub concurrency: usize,
     /// Source addresses the connections were spread over (0 = kernel's choice).
     pub source_addresses: usize,
+    /// Protocol version the connections said in HELLO.
+    pub protocol_version: u8,
     /// Connections registered (and joined).
     pub registered: u64,
     /// Connections that never registered.
@@ -182,16 +234,20 @@ pub struct ConnectReport {
     pub cpu: CpuUsage,
     /// Server threads.
     pub server_threads: Option<u64>,
+    /// JOINED, LEFT and MEMBERS frames received, all rounds.
+    pub presence_frames: u64,
+    /// ROOM frames received, all rounds.
+    pub room_frames: u64,
+    /// Every round, in order.
+    pub rounds: Vec<RoundReport>,
     /// The first error any connection met.
     pub first_error: Option<String>,
 }
 
 impl ConnectReport {
-    /// Every connection registered and answered the final PING.
+    /// Every connection of every round registered and answered the final PING.
     pub fn ok(&self) -> bool {
-        self.registered as usize == self.connections
-            && self.failed == 0
-            && self.alive_at_end == self.registered
+        !self.rounds.is_empty() && self.rounds.iter().all(|r| r.ok(self.connections))
     }
 }
 
@@ -377,6 +433,13 @@ fn traffic_rows(r: &TrafficReport) -> Vec<(String, String)> {
     if let Some(d) = r.slow_dropped {
         row("slow consumers dropped", d.to_string());
     }
+    row(
+        "presence / ROOM frames",
+        format!(
+            "{} / {} (protocol version {})",
+            r.presence_frames, r.room_frames, r.protocol_version
+        ),
+    );
     if r.stalls + r.nonfatal_errors + r.bad_payloads > 0 {
         row(
             "stalls / errors / bad texts",
@@ -441,6 +504,42 @@ fn connect_rows(r: &ConnectReport) -> Vec<(String, String)> {
             pct(r.cpu.softirq_pct)
         ),
     );
+    row(
+        "presence / ROOM frames",
+        format!(
+            "{} / {} (protocol version {})",
+            r.presence_frames, r.room_frames, r.protocol_version
+        ),
+    );
+    let leave = |x: &RoundReport| {
+        x.idle_after_leave_s.map_or_else(
+            || "n/a".to_string(),
+            |s| {
+                format!(
+                    "idle {s:.2} s after all left, RSS {}",
+                    kib(x.server_rss_kb_after_leave)
+                )
+            },
+        )
+    };
+    if r.rounds.len() == 1 {
+        row("leaving at once", leave(&r.rounds[0]));
+    } else {
+        for x in &r.rounds {
+            row(
+                &format!("round {}", x.round),
+                format!(
+                    "{} registered in {:.2} s, {}/s; RSS/conn {}; {}",
+                    x.registered,
+                    x.connect_s,
+                    si(x.connects_per_s),
+                    x.rss_per_connection_bytes
+                        .map_or_else(|| "n/a".to_string(), |b| format!("{b:.0} B")),
+                    leave(x)
+                ),
+            );
+        }
+    }
     row("generator RSS", kib(r.generator_rss_kb));
     row("source addresses", r.source_addresses.to_string());
     if let Some(e) = &r.first_error {
@@ -509,6 +608,9 @@ mod tests {
             nonfatal_errors: 0,
             bad_payloads: 0,
             slow_dropped: None,
+            protocol_version: 2,
+            presence_frames: 208,
+            room_frames: 3,
             cpu: CpuUsage {
                 generator_pct: Some(80.0),
                 server_pct: Some(50.0),
@@ -560,6 +662,8 @@ mod tests {
         assert_eq!(v["delivery_ratio"], 1.0);
         assert_eq!(v["latency"]["p99_us"], 20_000.0);
         assert_eq!(v["cpu"]["server_pct"], 50.0);
+        assert_eq!(v["room_frames"], 3);
+        assert_eq!(v["presence_frames"], 208);
         assert!(v["clients"].is_null());
     }
 
@@ -573,6 +677,7 @@ mod tests {
         );
         assert!(t.contains("1500 µs / 20.0 ms / 30.0 ms / 40.0 ms"), "{t}");
         assert!(t.contains("80% / 50%"), "{t}");
+        assert!(t.contains("208 / 3 (protocol version 2)"), "{t}");
         assert!(!t.contains("first error"));
         // columns line up
         let starts: Vec<usize> = t
@@ -602,7 +707,24 @@ mod tests {
 
     #[test]
     fn connect_report_table_and_ok() {
-        let r = ConnectReport {
+        let round = |n: usize, rate: f64| RoundReport {
+            round: n,
+            registered: 100,
+            failed: 0,
+            dropped: 0,
+            alive_at_end: 100,
+            connect_s: 0.5,
+            connects_per_s: rate,
+            server_rss_kb_before: Some(1000),
+            server_rss_kb_after: Some(1050),
+            rss_per_connection_bytes: Some(512.0),
+            idle_after_leave_s: Some(0.25),
+            server_rss_kb_after_leave: Some(1010),
+            presence_frames: 300,
+            room_frames: 7,
+            cpu: CpuUsage::default(),
+        };
+        let mut r = ConnectReport {
             scenario: "connect",
             addr: "127.0.0.1:7000".into(),
             server_name: Some("stxchat".into()),
@@ -611,6 +733,7 @@ mod tests {
             connections: 100,
             concurrency: 64,
             source_addresses: 0,
+            protocol_version: 2,
             registered: 100,
             failed: 0,
             dropped: 0,
@@ -624,13 +747,29 @@ mod tests {
             generator_rss_kb: Some(8000),
             cpu: CpuUsage::default(),
             server_threads: None,
+            presence_frames: 300,
+            room_frames: 7,
+            rounds: vec![round(1, 200.0)],
             first_error: None,
         };
         assert!(r.ok());
         let t = Report::Connect(r.clone()).to_table();
         assert!(t.contains("100 of 100"), "{t}");
         assert!(t.contains("512 B"), "{t}");
-        let v: serde_json::Value = serde_json::from_str(&Report::Connect(r).to_json()).unwrap();
+        assert!(t.contains("300 / 7 (protocol version 2)"), "{t}");
+        assert!(t.contains("idle 0.25 s after all left, RSS 1.0 MiB"), "{t}");
+        let v: serde_json::Value =
+            serde_json::from_str(&Report::Connect(r.clone()).to_json()).unwrap();
         assert_eq!(v["rss_per_connection_bytes"], 512.0);
+        assert_eq!(v["room_frames"], 7);
+        assert_eq!(v["rounds"][0]["idle_after_leave_s"], 0.25);
+        // Several rounds: one row each; every round must be complete.
+        r.rounds.push(round(2, 190.0));
+        let t = Report::Connect(r.clone()).to_table();
+        assert!(t.contains("round 2  ") || t.contains("round 2 "), "{t}");
+        assert!(t.contains("100 registered in 0.50 s, 190/s"), "{t}");
+        assert!(r.ok());
+        r.rounds[1].alive_at_end = 99;
+        assert!(!r.ok());
     }
 }

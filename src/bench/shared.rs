@@ -65,6 +65,8 @@ pub struct RunConfig {
     pub sources: Vec<IpAddr>,
     /// HELLO token.
     pub token: String,
+    /// Protocol version said in HELLO (2, or 1 to compare with version 1).
+    pub version: u8,
     /// Nick prefix including the run id; a connection's nick is this plus its id in hex.
     pub nick_base: String,
     /// Room names; a connection's plan holds an index into this list.
@@ -156,6 +158,10 @@ pub struct Shared {
     pub slow_dropped: AtomicU64,
     /// PONGs answering the probe PING.
     pub pongs: AtomicU64,
+    /// JOINED, LEFT and MEMBERS frames received, all connections.
+    pub presence_frames: AtomicU64,
+    /// ROOM frames received, all connections.
+    pub room_frames: AtomicU64,
     /// A publisher waits for window room: deliverers should wake the workers.
     pub publisher_waiting: AtomicBool,
     /// The first error any connection met.
@@ -193,6 +199,8 @@ impl Shared {
             bad_payloads: AtomicU64::new(0),
             slow_dropped: AtomicU64::new(0),
             pongs: AtomicU64::new(0),
+            presence_frames: AtomicU64::new(0),
+            room_frames: AtomicU64::new(0),
             publisher_waiting: AtomicBool::new(false),
             first_error: Mutex::new(None),
             server: OnceLock::new(),

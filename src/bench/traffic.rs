@@ -256,6 +256,7 @@ fn run_traffic(
         addr: c.addr,
         sources: plan_sources(c.addr, plan.connections, c.sources),
         token: c.token.clone(),
+        version: c.version,
         nick_base,
         rooms: plan.rooms,
         text_len: p.bytes,
@@ -423,6 +424,9 @@ fn run_traffic(
         nonfatal_errors: sh.nonfatal_errors.load(Relaxed),
         bad_payloads: sh.bad_payloads.load(Relaxed),
         slow_dropped: Some(sh.slow_dropped.load(Relaxed)),
+        protocol_version: c.version,
+        presence_frames: sh.presence_frames.load(Relaxed),
+        room_frames: sh.room_frames.load(Relaxed),
         deliveries_per_server_cpu_s: cpu
             .server_pct
             .filter(|&x| x > 0.0)

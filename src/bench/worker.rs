@@ -459,6 +459,12 @@ impl Worker {
         if t.pongs > 0 {
             sh.pongs.fetch_add(t.pongs, Relaxed);
         }
+        if t.presence_frames > 0 {
+            sh.presence_frames.fetch_add(t.presence_frames, Relaxed);
+        }
+        if t.room_frames > 0 {
+            sh.room_frames.fetch_add(t.room_frames, Relaxed);
+        }
         if t.alive_delta > 0
             && sh.publisher_waiting.load(Relaxed)
             && sh.publisher_waiting.swap(false, Relaxed)

@@ -125,11 +125,24 @@ pub enum Msg {
     Error(u16),
     /// ROOM (version 2): room, flags, member count.
     Room(String, u8, u32),
+    /// MEMBERS with bit 1 (version 2): a quiet room's partial list, one frame.
+    Partial {
+        room: String,
+        nicks: Vec<String>,
+    },
 }
 
 impl Msg {
-    /// Converts a decoded server message, checking the fields the protocol fixes.
+    /// Converts a decoded server message, checking the fields the protocol
+    /// fixes for a client of version 1.
     pub fn from_wire(m: ServerMessage<'_>) -> Msg {
+        Msg::from_wire_v(m, 1)
+    }
+
+    /// Converts a decoded server message, checking the fields the protocol
+    /// fixes for a client that said HELLO `version` (ROOM and MEMBERS bit 1
+    /// only for version 2).
+    pub fn from_wire_v(m: ServerMessage<'_>, client_version: u8) -> Msg {
         match m {
             ServerMessage::Welcome {
                 version,
@@ -138,7 +151,7 @@ impl Msg {
                 max_payload,
                 keepalive_secs,
             } => {
-                assert_eq!(version, 1, "WELCOME version");
+                assert_eq!(version, client_version, "WELCOME echoes the HELLO version");
                 Msg::Welcome {
                     nick: nick.into(),
                     server: server_name.into(),
@@ -189,6 +202,18 @@ impl Msg {
                 nick: nick.into(),
                 reason,
             },
+            ServerMessage::Members { room, flags, nicks } if flags & 2 == 2 => {
+                assert_eq!(client_version, 2, "MEMBERS bit 1 for version 2 only");
+                assert_eq!(flags, 2, "a partial MEMBERS is one frame (bit 0 clear)");
+                assert!(
+                    nicks.len() <= 100,
+                    "a partial MEMBERS holds at most 100 nicks"
+                );
+                Msg::Partial {
+                    room: room.into(),
+                    nicks: nicks.iter().map(str::to_owned).collect(),
+                }
+            }
             ServerMessage::Members { room, flags, nicks } => {
                 assert_eq!(flags & !1, 0, "MEMBERS flags other than bit 0 must be 0");
                 assert!(
@@ -208,6 +233,7 @@ impl Msg {
                 flags,
                 members,
             } => {
+                assert_eq!(client_version, 2, "ROOM for version 2 only");
                 assert_eq!(flags & !1, 0, "ROOM flags other than bit 0 must be 0");
                 Msg::Room(room.into(), flags, members)
             }
@@ -305,6 +331,8 @@ pub struct Client {
     reset: bool,
     next_ping: u64,
     pub nick: String,
+    /// The HELLO version this client speaks (what it accepts from the server).
+    pub version: u8,
 }
 
 impl Client {
@@ -339,6 +367,7 @@ impl Client {
             reset: false,
             next_ping: 1_000_000,
             nick: String::new(),
+            version: 1,
         }
     }
 
@@ -350,9 +379,19 @@ impl Client {
     /// Connects and registers; returns the client and every frame after
     /// WELCOME up to a PING barrier (the default room's history, MEMBERS, JOINED).
     pub fn register(addr: SocketAddr, nick: &str) -> (Client, Vec<Msg>) {
+        Client::register_v(addr, nick, 1)
+    }
+
+    /// [`Client::register`] with HELLO `version`.
+    pub fn register_v(addr: SocketAddr, nick: &str, version: u8) -> (Client, Vec<Msg>) {
         let mut c = Client::connect(addr);
         c.nick = nick.into();
-        c.send(hello(nick));
+        c.version = version;
+        c.send(ClientMessage::Hello {
+            version,
+            nick,
+            token: "",
+        });
         match c.recv() {
             Msg::Welcome { .. } => {}
             other => panic!("{nick}: expected WELCOME, got {other:?}"),
@@ -433,9 +472,10 @@ impl Client {
             input = &input[used..];
             let msg = match ev {
                 None => break,
-                Some(Event::Frame(p)) => {
-                    Msg::from_wire(ServerMessage::decode(p).expect("server sends valid messages"))
-                }
+                Some(Event::Frame(p)) => Msg::from_wire_v(
+                    ServerMessage::decode(p).expect("server sends valid messages"),
+                    self.version,
+                ),
                 Some(Event::Error(e)) => panic!("{}: server sent a bad frame: {e}", self.nick),
             };
             if let Msg::Welcome { max_payload, .. } = msg {
