@@ -21,6 +21,7 @@ Exit status 0 when every check passed.
 """
 
 import argparse
+import math
 import os
 import shutil
 import signal
@@ -255,8 +256,24 @@ def operator_lifecycle(d, server, shots):
         "return [...document.querySelectorAll('#connected tbody tr')].some(r => r.dataset.nick === 'rawclient')")
         and d.execute_script("return document.querySelectorAll('#waiting tbody tr[data-id]').length") == 0)
     if shots:
-        time.sleep(2.5)  # a few chart points
+        # Some traffic for the chart, and a client that stays waiting.
+        waiting = socket.create_connection(("127.0.0.1", server.chat))
+        ticker = socket.create_connection(("127.0.0.1", server.chat))
+        ticker.sendall(frame(b"\x01\x02" + str8("ticker") + str8("")))
+        start = time.time()
+        i = 0
+        while time.time() - start < 9:
+            t = time.time() - start
+            burst = int(4 + 6 * (1 + math.sin(t * 1.3)) + (8 if 4 < t < 5.5 else 0))
+            for _ in range(burst):
+                i += 1
+                text = f"tick {i}".encode()
+                ticker.sendall(frame(b"\x04" + str8("lobby") + struct.pack(">H", len(text)) + text))
+            time.sleep(0.25)
+        time.sleep(1.2)
         d.save_screenshot(os.path.join(ROOT, "docs", "img", "web-operator.png"))
+        ticker.close()
+        waiting.close()
     s.close()
     until(d, "the client to be gone", lambda: not d.execute_script(
         "return [...document.querySelectorAll('#connected tbody tr')].some(r => r.dataset.nick === 'rawclient')"))
