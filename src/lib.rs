@@ -6,14 +6,18 @@
 //! - [`core`]: the sans-IO chat engine (registration, rooms, fan-out, limits).
 //! - [`server`]: the single-threaded `mio` driver around the engine.
 //! - [`client`]: the terminal client (full-screen and plain modes).
+//! - [`accounts`]: the users file, password hashing, the check pool.
 //! - [`admin`]: the operator channel, `stxchat top` and Prometheus metrics.
+//! - [`tls`]: rustls settings (certificates, roots) and `stxchat cert`.
 //! - [`bench`]: the load generator behind `stxchat bench`.
 //! - [`web`]: the browser chat client, operator page and WebSocket listener.
 
+pub mod accounts;
 pub mod admin;
 pub mod bench;
 pub mod client;
 pub mod codec;
 pub mod core;
 pub mod server;
+pub mod tls;
 pub mod web;

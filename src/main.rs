@@ -1,4 +1,5 @@
-//! The `stxchat` command line: `server`, `client`, `top` and `bench`.
+//! The `stxchat` command line: `server`, `client`, `top`, `bench`, `cert` and
+//! `passwd`.
 
 use std::process::ExitCode;
 
@@ -22,6 +23,11 @@ enum Command {
     Top(stxchat::admin::TopArgs),
     /// Load generator: fan-out, many rooms, many idle connections.
     Bench(stxchat::bench::BenchArgs),
+    /// Write a self-signed TLS certificate and key (for trying TLS out).
+    Cert(stxchat::tls::cert::CertArgs),
+    /// Add, change (password from the terminal or stdin) or delete a user
+    /// of a --users file.
+    Passwd(stxchat::accounts::passwd::PasswdArgs),
 }
 
 fn main() -> ExitCode {
@@ -34,5 +40,7 @@ fn main() -> ExitCode {
         Command::Client(a) => stxchat::client::run(a),
         Command::Top(a) => stxchat::admin::run_top(a),
         Command::Bench(a) => stxchat::bench::run(a),
+        Command::Cert(a) => stxchat::tls::cert::run(a),
+        Command::Passwd(a) => stxchat::accounts::passwd::run(a),
     }
 }

@@ -36,6 +36,10 @@ pub struct CoreConfig {
     pub max_connections: usize,
     /// Open connections allowed from one IP address; 0 = no cap.
     pub max_connections_per_ip: usize,
+    /// Registered nicks and their password hashes (`--users`), if any.
+    pub users: Option<std::sync::Arc<crate::accounts::UserDb>>,
+    /// Only nicks in `users` may register (`--registered-only`).
+    pub registered_only: bool,
     /// Presence limit L (PROTOCOL.md section 5.2): a JOIN that takes a room
     /// above L members makes it quiet; at L / 2 or fewer it turns back.
     /// 0 = rooms are never quiet.
@@ -57,6 +61,8 @@ impl Default for CoreConfig {
             password: None,
             max_connections: 10_000,
             max_connections_per_ip: 0,
+            users: None,
+            registered_only: false,
             presence_limit: 1000,
         }
     }

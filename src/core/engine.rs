@@ -107,6 +107,8 @@ pub struct Engine<T> {
     pub(crate) index: [BTreeMap<u64, ConnId>; 3],
     pub(crate) events: Option<Vec<ConnEvent>>,
     pub(crate) started_mono_ms: Option<u64>,
+    /// Password checks for the driver's worker pool (see `auth.rs`).
+    pub(crate) auth: crate::core::auth::AuthState,
     /// Quiet rooms whose member count changed since their last ROOM
     /// broadcast (each once: see `Room::count_dirty`; stale slots skipped).
     pub(crate) count_dirty: Vec<RoomId>,
@@ -163,6 +165,7 @@ impl<T> Engine<T> {
             index: Default::default(),
             events: None,
             started_mono_ms: None,
+            auth: Default::default(),
             count_dirty: Vec::new(),
             counts_due_ms: None,
             pick: Vec::new(),
@@ -250,6 +253,7 @@ impl<T> Engine<T> {
             bucket,
             bytes_in: 0,
             bytes_out: 0,
+            auth: None,
         });
         if self.cfg.max_connections_per_ip > 0 {
             *self.per_ip.entry(peer.ip()).or_insert(0) += 1;
@@ -277,6 +281,17 @@ impl<T> Engine<T> {
         }
         s.bytes_in += bytes.len() as u64;
         self.counters.bytes_in += bytes.len() as u64;
+        if self.hold_input(id, bytes, now) {
+            self.settle(now);
+            return;
+        }
+        self.decode_input(id, bytes, now);
+    }
+
+    /// Handles every complete frame of `bytes` (already counted as input);
+    /// what follows a HELLO whose password is being checked is held.
+    pub(crate) fn decode_input(&mut self, id: ConnId, bytes: &[u8], now: Now) {
+        let s = &mut self.sessions[id];
         let mut decoder = std::mem::replace(&mut s.decoder, FrameDecoder::new(1));
         let mut input = bytes;
         loop {
@@ -298,6 +313,10 @@ impl<T> Engine<T> {
                 }
             }
             if self.sessions[id].phase == Phase::Closing {
+                break;
+            }
+            if self.sessions[id].auth.is_some() {
+                self.hold_input(id, input, now);
                 break;
             }
         }
@@ -361,6 +380,7 @@ impl<T> Engine<T> {
                 (TimerKind::Handshake, Phase::Pending) => {
                     self.fail(d.id, ErrorCode::Timeout, "handshake timeout", now);
                 }
+                (TimerKind::AuthStart, Phase::Pending) => self.start_verification(d.id, now),
                 (TimerKind::Keepalive, Phase::Registered) if keepalive_ms > 0 => {
                     let due = s.last_frame_ms + keepalive_ms;
                     if now.mono_ms >= due {

@@ -1,8 +1,6 @@
 //! Handling of each client message (PROTOCOL.md sections 3 and 4): which
 //! error answers what, registration, rooms, SAY, WHISPER, WHO, PING, BYE.
 
-use subtle::ConstantTimeEq;
-
 use crate::codec::{
     ClientMessage, ErrorCode, LeftReason, MessageError, NameKey, PROTOCOL_V2, ServerMessage,
     encode_members, is_supported_version, is_valid_nick, is_valid_room, is_valid_text,
@@ -94,10 +92,7 @@ impl<T> Engine<T> {
             );
             return;
         }
-        if let Some(password) = &self.cfg.password
-            && !bool::from(token.as_bytes().ct_eq(password.as_bytes()))
-        {
-            self.error(id, ErrorCode::AuthFailed, "wrong password", now);
+        if !self.check_token(id, payload, nick, token, now) {
             return;
         }
         let Some(key) = NameKey::new(nick).filter(|_| is_valid_nick(nick)) else {

@@ -3,6 +3,7 @@
 //! in; its output (bytes per connection, connections to close) is collected
 //! by the driver. No sockets here, so it is tested with function calls.
 
+mod auth;
 pub mod config;
 pub mod engine;
 mod handlers;
@@ -15,11 +16,14 @@ pub mod rooms;
 pub mod session;
 pub mod timers;
 
+pub use auth::VerifyOutcome;
 pub use config::{ConfigError, CoreConfig, RateLimit};
 pub use engine::{Engine, Now};
 pub use observe::{RoomInfo, RoomSummary};
 pub use session::{ConnId, Phase, Session};
 
+#[cfg(test)]
+mod auth_tests;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]

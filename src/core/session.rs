@@ -61,6 +61,8 @@ pub struct Session<T> {
     pub(crate) bucket: Option<TokenBucket>,
     pub(crate) bytes_in: u64,
     pub(crate) bytes_out: u64,
+    /// A password check in progress (its HELLO and the input after it).
+    pub(crate) auth: Option<Box<crate::core::auth::AuthWait>>,
 }
 
 impl<T> Session<T> {

@@ -13,6 +13,8 @@ pub enum TimerKind {
     Keepalive,
     /// The driver's closing phases (flush, then drain).
     Closing,
+    /// A password check slowed down after failures may start.
+    AuthStart,
 }
 
 /// One scheduled deadline for connection `id` (valid while its serial matches).

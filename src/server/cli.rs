@@ -80,6 +80,23 @@ pub struct ServerArgs {
     /// default). See docs/WEB.md.
     #[arg(long, env = "STXCHAT_WEB_BIND", value_parser = parse_web_bind)]
     pub web_bind: Option<WebBind>,
+    /// Users file: `nick:<argon2id PHC>` lines (`stxchat passwd` writes
+    /// it). A listed nick registers only with its own password as the HELLO
+    /// token. Re-read on SIGHUP.
+    #[arg(long, env = "STXCHAT_USERS", value_name = "FILE")]
+    pub users: Option<PathBuf>,
+    /// Only nicks listed in --users may register (others get auth_failed).
+    #[arg(long, env = "STXCHAT_REGISTERED_ONLY")]
+    pub registered_only: bool,
+    /// Threads that check passwords (default: half the cores, 1..=4).
+    #[arg(long, env = "STXCHAT_AUTH_WORKERS",
+          value_parser = clap::value_parser!(u32).range(1..=64))]
+    pub auth_workers: Option<u32>,
+    /// Password checks that may wait for a worker; a HELLO beyond them gets
+    /// server_full ("too many logins being checked").
+    #[arg(long, env = "STXCHAT_AUTH_QUEUE", default_value_t = 256,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub auth_queue: u32,
     /// TOML file of settings, keys named as these flags (`max-payload =
     /// 4096`); flags and environment variables take precedence over it.
     /// Re-read on SIGHUP.
@@ -127,11 +144,26 @@ pub enum SettingsError {
     /// The operator settings are refused.
     #[error("{0}")]
     Admin(#[from] crate::admin::config::AdminConfigError),
+    /// The users file is missing or has a bad line.
+    #[error("{0}")]
+    Users(#[from] crate::accounts::UsersError),
+}
+
+/// Everything `stxchat server` was told: the flags as parsed, where each
+/// came from, and the checked settings (files read).
+#[derive(Debug)]
+pub struct Settings {
+    /// The flags, environment and file merged.
+    pub args: ServerArgs,
+    /// Where each setting came from.
+    pub resolved: Resolved,
+    /// The server's settings, the users file loaded.
+    pub config: ServerConfig,
 }
 
 /// The settings that `argv` (the words after `stxchat server`), the
 /// environment and the config file describe, checked.
-pub fn load_settings(argv: &[OsString]) -> Result<(ServerArgs, Resolved), SettingsError> {
+pub fn load_settings(argv: &[OsString]) -> Result<Settings, SettingsError> {
     use clap::FromArgMatches;
     let resolved = config_file::resolve(&server_command(), argv, "config")?;
     let args = ServerArgs::from_arg_matches(&resolved.matches).map_err(ConfigFileError::Cli)?;
@@ -140,10 +172,22 @@ pub fn load_settings(argv: &[OsString]) -> Result<(ServerArgs, Resolved), Settin
             "--burst requires --rate (a burst of an unlimited rate means nothing)".into(),
         ));
     }
-    let cfg = args.to_config();
-    cfg.core.validate()?;
-    cfg.admin.validate()?;
-    Ok((args, resolved))
+    if args.registered_only && args.users.is_none() {
+        return Err(SettingsError::Flags(
+            "--registered-only requires --users (no nick could register)".into(),
+        ));
+    }
+    let mut config = args.to_config();
+    config.core.validate()?;
+    config.admin.validate()?;
+    if let Some(path) = &args.users {
+        config.core.users = Some(std::sync::Arc::new(crate::accounts::UserDb::load(path)?));
+    }
+    Ok(Settings {
+        args,
+        resolved,
+        config,
+    })
 }
 
 fn non_negative_secs(s: &str) -> Result<f64, String> {
@@ -188,8 +232,14 @@ impl ServerArgs {
                 password: self.password.clone().filter(|p| !p.is_empty()),
                 max_connections: self.max_connections.unwrap_or(1) as usize,
                 max_connections_per_ip: self.max_connections_per_ip,
+                users: None,
+                registered_only: self.registered_only,
                 presence_limit: self.presence_limit,
             },
+            auth_workers: self
+                .auth_workers
+                .map_or_else(crate::accounts::VerifyPool::default_threads, |n| n as usize),
+            auth_queue: self.auth_queue as usize,
             auto_max_connections: self.max_connections.is_none(),
             stats_interval: Duration::from_secs_f64(self.stats_interval),
             admin: self.admin.to_config(),
@@ -217,7 +267,11 @@ pub fn init_logging() {
 /// after a clean shutdown, 2 for bad settings, 1 if the server cannot start
 /// or fails.
 pub fn run(argv: Vec<OsString>) -> ExitCode {
-    let (args, resolved) = match load_settings(&argv) {
+    let Settings {
+        args,
+        resolved,
+        config: cfg,
+    } = match load_settings(&argv) {
         Ok(v) => v,
         Err(SettingsError::File(ConfigFileError::Cli(e))) => {
             let _ = e.print();
@@ -234,7 +288,6 @@ pub fn run(argv: Vec<OsString>) -> ExitCode {
         return ExitCode::SUCCESS;
     }
     init_logging();
-    let cfg = args.to_config();
     let mut server = match Server::bind(cfg) {
         Ok(s) => s,
         Err(e) => {
@@ -262,7 +315,8 @@ fn log_settings(cfg: &ServerConfig) {
         target: "stxchat::server",
         "settings: bind={} name={:?} max_connections={} max_connections_per_ip={} max_payload={} \
          handshake_timeout={}ms keepalive={}s history={} default_room={:?} max_rooms_per_client={} \
-         presence_limit={} max_outbuf={} rate={} password={} stats_interval={:?} web={}",
+         presence_limit={} max_outbuf={} rate={} password={} users={} registered_only={} \
+         stats_interval={:?} web={}",
         cfg.bind,
         c.server_name,
         c.max_connections,
@@ -278,6 +332,8 @@ fn log_settings(cfg: &ServerConfig) {
         c.rate
             .map_or_else(|| "off".to_string(), |r| format!("{}/s burst {}", r.per_sec, r.burst)),
         if c.password.is_some() { "set" } else { "none" },
+        c.users.as_ref().map_or(0, |u| u.len()),
+        c.registered_only,
         cfg.stats_interval,
         cfg.web_bind
             .map_or_else(|| "off".to_string(), |a| a.to_string()),

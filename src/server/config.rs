@@ -31,6 +31,11 @@ pub struct ServerConfig {
     /// Where the web listener (chat page, operator page, WebSocket) binds;
     /// `None`: off (docs/WEB.md).
     pub web_bind: Option<SocketAddr>,
+    /// Threads that check passwords of listed nicks (started only when a
+    /// users file is in force).
+    pub auth_workers: usize,
+    /// Password checks that may wait for a worker (beyond: server_full).
+    pub auth_queue: usize,
 }
 
 impl Default for ServerConfig {
@@ -46,6 +51,8 @@ impl Default for ServerConfig {
             accept_backoff: Duration::from_millis(100),
             admin: crate::admin::config::AdminConfig::default(),
             web_bind: None,
+            auth_workers: 1,
+            auth_queue: 256,
         }
     }
 }

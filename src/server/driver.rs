@@ -19,10 +19,11 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token, Waker};
 
+use crate::accounts::{VerifyJob, VerifyPool};
 use crate::admin::hub::{AdminError, AdminHub};
 use crate::core::engine::MAX_FANOUT_EXPANSION;
 use crate::core::timers::{Deadline, TimerKind, Timers};
-use crate::core::{ConnId, Engine, Now, Phase};
+use crate::core::{ConnId, Engine, Now, Phase, VerifyOutcome};
 use crate::server::config::{FD_RESERVE, ServerConfig};
 use crate::server::conn::{Closing, Io};
 use crate::server::fdlimit::raise_nofile_limit;
@@ -136,6 +137,12 @@ pub struct Server {
     /// The web listener (`--web-bind`) and its connections in their HTTP
     /// phase; upgraded ones become chat connections or admin sessions.
     web: Option<WebListener>,
+    /// The loop's waker (shutdown requests, password verdicts).
+    waker: Arc<Waker>,
+    /// Password checks of listed nicks, off the loop (while a users file is in force).
+    verify: Option<VerifyPool>,
+    verify_jobs: Vec<VerifyJob>,
+    resumed: Vec<ConnId>,
 }
 
 impl std::fmt::Debug for Server {
@@ -192,12 +199,20 @@ impl Server {
             cfg.core.max_connections
         );
         let stats = StatsLog::new(cfg.stats_interval);
+        let verify = match cfg.core.users {
+            Some(_) => Some(start_verify_pool(&cfg, &waker)?),
+            None => None,
+        };
         Ok(Server {
             poll,
             listeners,
             local_addr,
             engine,
-            shutdown: ShutdownHandle::new(waker),
+            shutdown: ShutdownHandle::new(waker.clone()),
+            waker,
+            verify,
+            verify_jobs: Vec::new(),
+            resumed: Vec::new(),
             signals: None,
             clock: Clock {
                 start: Instant::now(),
@@ -321,6 +336,7 @@ impl Server {
                 self.web_turn(now);
             }
             self.engine.tick(now);
+            self.verify_turn(now);
             self.closing_deadlines(now);
             self.admin.turn(&mut self.engine, self.poll.registry(), now);
             self.process_output(now);
@@ -548,12 +564,68 @@ impl Server {
         self.read_ready(id, now);
     }
 
+    /// Collects password verdicts, hands new checks to the worker pool
+    /// (refusing those over its queue), and queues the connections whose
+    /// held input was handled for reading again (their input waited in the
+    /// socket; readiness is edge-triggered, so the backlog reads them).
+    fn verify_turn(&mut self, now: Now) {
+        let Server {
+            verify,
+            engine,
+            verify_jobs,
+            resumed,
+            backlog,
+            cfg,
+            waker,
+            ..
+        } = self;
+        if verify.is_none() && engine.config().users.is_some() {
+            // A reload brought the first users file.
+            match start_verify_pool(cfg, waker) {
+                Ok(p) => *verify = Some(p),
+                Err(e) => {
+                    tracing::error!(target: "stxchat::server", error = %e, "cannot start the password-check threads");
+                }
+            }
+        }
+        let Some(pool) = verify else {
+            return;
+        };
+        while let Some(v) = pool.try_recv() {
+            let outcome = if v.ok {
+                VerifyOutcome::Match
+            } else {
+                VerifyOutcome::Mismatch
+            };
+            engine.on_verified(v.id, v.serial, v.peer, outcome, now);
+        }
+        engine.take_verify_jobs(verify_jobs);
+        for job in verify_jobs.drain(..) {
+            if let Err(job) = pool.submit(job) {
+                engine.on_verified(job.id, job.serial, job.peer, VerifyOutcome::Busy, now);
+            }
+        }
+        engine.take_resumed(resumed);
+        for id in resumed.drain(..) {
+            if let Some(io) = engine.io_mut(id)
+                && !io.backlogged
+            {
+                io.backlogged = true;
+                backlog.push_back(id);
+            }
+        }
+    }
+
     /// Reads from `id` until `WouldBlock` or its budget (its own and the
     /// turn's), feeding the engine.
     fn read_ready(&mut self, id: ConnId, now: Now) {
         let mut budget = self.cfg.read_budget;
         loop {
             let allowance = self.turn_read_allowance();
+            if self.engine.input_held(id) {
+                // A password check is pending: the rest waits in the socket.
+                return;
+            }
             let Some(io) = self.engine.io_mut(id) else {
                 return;
             };
@@ -808,6 +880,18 @@ impl Server {
             let _ = self.poll.registry().deregister(io.transport.stream());
         }
     }
+}
+
+/// The password-check pool, its verdicts waking the loop.
+fn start_verify_pool(cfg: &ServerConfig, waker: &Arc<Waker>) -> io::Result<VerifyPool> {
+    let waker = waker.clone();
+    VerifyPool::new(
+        cfg.auth_workers,
+        cfg.auth_queue,
+        Arc::new(move || {
+            let _ = waker.wake();
+        }),
+    )
 }
 
 /// Errors that mean "out of descriptors or memory for now", not "broken".
