@@ -262,9 +262,9 @@ def operator_lifecycle(d, server, shots):
         ticker.sendall(frame(b"\x01\x02" + str8("ticker") + str8("")))
         start = time.time()
         i = 0
-        while time.time() - start < 9:
+        while time.time() - start < 6:
             t = time.time() - start
-            burst = int(4 + 6 * (1 + math.sin(t * 1.3)) + (8 if 4 < t < 5.5 else 0))
+            burst = int(4 + 6 * (1 + math.sin(t * 1.6)) + (8 if 3 < t < 4.2 else 0))
             for _ in range(burst):
                 i += 1
                 text = f"tick {i}".encode()
