@@ -455,3 +455,106 @@ fn the_smallest_allowed_output_limit_still_works() {
     let (_c, got) = Client::register(srv.addr, "carol");
     assert_eq!(got.len(), 3, "{got:?}");
 }
+
+/// The output queue refers to shared frames: a member of one of many busy
+/// rooms gets one queue piece per message (the rooms interleave, so its
+/// frames are not contiguous in the shared chunks). Reading late and
+/// slowly, through a small receive window (partial writes at arbitrary
+/// points), it still gets every frame whole and in order, like the members
+/// of every room. (The engine tests in src/core/tests_output.rs check the
+/// slice bound and the chunk-pinning bound, which the kernel's socket
+/// buffers hide here.)
+#[test]
+fn a_member_of_one_of_many_interleaved_rooms_gets_every_frame_whole_and_in_order() {
+    const ROOMS: usize = 8;
+    const ROUNDS: u64 = 2000;
+    /// Messages the publisher may be ahead of the fast readers: 800 x ~430
+    /// bytes is far below the 1 MiB output limit, so they are never slow
+    /// however they are scheduled. `slow` gets 2000 x ~430 bytes, below it
+    /// too.
+    const WINDOW: u64 = 800;
+    let srv = start_with(|c| {
+        c.core.history = 0;
+        c.core.max_outbuf = 1 << 20;
+    });
+    let rooms: Vec<String> = (0..ROOMS).map(|r| format!("r{r}")).collect();
+    let mut publisher = Client::join_as(srv.addr, "pub");
+    let mut all = Client::join_as(srv.addr, "all");
+    for room in &rooms {
+        publisher.join(room);
+        all.join(room);
+    }
+    let mut slow = Client::connect_with_rcvbuf(srv.addr, 4096);
+    slow.nick = "slow".into();
+    slow.send(hello("slow"));
+    assert!(matches!(slow.recv(), Msg::Welcome { .. }));
+    slow.sync();
+    slow.join("r0");
+    publisher.sync();
+    all.sync();
+    let pad = "z".repeat(400);
+    // Fast readers: count and check every room's sequence as it arrives.
+    let progress: Arc<Vec<AtomicU64>> = Arc::new((0..2).map(|_| AtomicU64::new(0)).collect());
+    let readers: Vec<_> = [&publisher, &all]
+        .iter()
+        .enumerate()
+        .map(|(k, c)| {
+            let mut reader = Client::from_stream(c.stream.try_clone().unwrap());
+            reader.nick = c.nick.clone();
+            let progress = progress.clone();
+            let pad = pad.clone();
+            std::thread::spawn(move || {
+                let mut next = [0u64; ROOMS];
+                for _ in 0..ROUNDS * ROOMS as u64 {
+                    match reader.recv() {
+                        Msg::Message { room, text, .. } => {
+                            let r: usize = room[1..].parse().unwrap();
+                            assert_eq!(text, format!("{}:{pad}", next[r]), "{}", reader.nick);
+                            next[r] += 1;
+                        }
+                        other => panic!("{}: unexpected {other:?}", reader.nick),
+                    }
+                    progress[k].fetch_add(1, Ordering::SeqCst);
+                }
+            })
+        })
+        .collect();
+    let deadline = Instant::now() + WAIT * 6;
+    let mut sent = 0u64;
+    for n in 0..ROUNDS {
+        // One SAY per room, round-robin: `slow` gets every eighth frame.
+        let mut batch = Vec::new();
+        for room in &rooms {
+            batch.extend(encode(ClientMessage::Say {
+                room,
+                text: &format!("{n}:{pad}"),
+            }));
+        }
+        while progress
+            .iter()
+            .any(|p| p.load(Ordering::SeqCst) + WINDOW < sent + ROOMS as u64)
+        {
+            assert!(Instant::now() < deadline, "readers stopped reading");
+            std::thread::sleep(Duration::from_micros(200));
+        }
+        publisher.stream.write_all(&batch).unwrap();
+        sent += ROOMS as u64;
+    }
+    for r in readers {
+        r.join().unwrap();
+    }
+    // `slow` read nothing so far; now it reads, pausing now and then.
+    for n in 0..ROUNDS {
+        if n % 100 == 0 {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        match slow.recv() {
+            Msg::Message { room, text, .. } => {
+                assert_eq!(room, "r0");
+                assert_eq!(text, format!("{n}:{pad}"));
+            }
+            other => panic!("slow: unexpected {other:?}"),
+        }
+    }
+    slow.expect_nothing();
+}

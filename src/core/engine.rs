@@ -4,18 +4,24 @@
 //!
 //! The engine never touches a socket or a clock: the driver passes bytes in
 //! ([`Engine::on_input`]), the time in ([`Now`]), and takes bytes out
-//! ([`Engine::output`] / [`Engine::consumed`]) and the list of connections to
-//! close ([`Engine::take_closes`]).
+//! ([`Engine::output`] gathers a connection's queue into `IoSlice`s, plain
+//! data; [`Engine::consumed`]) and the list of connections to close
+//! ([`Engine::take_closes`]).
+//!
+//! Output is encoded once: a broadcast is staged into a shared chunk and
+//! every member's queue refers to it (`chunks.rs`, `outbuf.rs`).
 
 use std::collections::{BTreeMap, HashMap};
+use std::io::IoSlice;
 use std::net::{IpAddr, SocketAddr};
 
 use slab::Slab;
 
 use crate::codec::{ErrorCode, Event, FrameDecoder, LeftReason, NameKey, ServerMessage};
+use crate::core::chunks::Span;
 use crate::core::config::{ConfigError, CoreConfig};
 use crate::core::observe::{CloseReason, ConnChange, ConnEvent, ConnState, Counters};
-use crate::core::outbuf::BufPool;
+use crate::core::outbuf::OutStore;
 use crate::core::rooms::{RoomId, RoomTable};
 use crate::core::session::{ConnId, Membership, Phase, Session};
 use crate::core::timers::{Deadline, TimerKind, Timers};
@@ -38,10 +44,11 @@ pub struct Now {
 /// than `n`.
 pub const MAX_FANOUT_EXPANSION: usize = 5;
 
-/// Where fan-out writes go: output buffers, the dirty list, slow consumers.
+/// Where fan-out writes go: the shared output chunks and queues' spares,
+/// the dirty list, slow consumers.
 #[derive(Debug)]
 pub(crate) struct Outbox {
-    pub(crate) pool: BufPool,
+    pub(crate) store: OutStore,
     pub(crate) dirty: Vec<ConnId>,
     pub(crate) slow: Vec<ConnId>,
     pub(crate) limit: usize,
@@ -55,19 +62,38 @@ pub(crate) struct Outbox {
 }
 
 impl Outbox {
-    /// Queues `bytes` (holding `frames` whole frames) for `s`, or marks it a
-    /// slow consumer if they would take it over its output limit.
+    /// Queues `bytes` (holding `frames` whole frames) for `s` alone, or
+    /// marks it a slow consumer if they would take it over its output limit.
     #[inline]
     pub(crate) fn deliver<T>(&mut self, s: &mut Session<T>, id: ConnId, bytes: &[u8], frames: u64) {
         if s.phase == Phase::Closing || s.doomed {
             return;
         }
-        if s.out.queued() + bytes.len() > self.limit {
+        let span = self.store.stage(bytes);
+        self.deliver_span(s, id, span, frames);
+        self.store.release_unused(span);
+    }
+
+    /// Queues a reference to `span` (staged once for every recipient,
+    /// holding `frames` whole frames) for `s`, or marks it a slow consumer
+    /// if that would take it over its output limit (the bytes referred to).
+    #[inline]
+    pub(crate) fn deliver_span<T>(
+        &mut self,
+        s: &mut Session<T>,
+        id: ConnId,
+        span: Span,
+        frames: u64,
+    ) {
+        if s.phase == Phase::Closing || s.doomed {
+            return;
+        }
+        if s.out.queued() + span.len() > self.limit {
             s.doomed = true;
             self.slow.push(id);
             return;
         }
-        s.out.append(bytes, &mut self.pool);
+        s.out.push(span, &mut self.store);
         self.frames_out += frames;
         if !s.dirty {
             s.dirty = true;
@@ -75,16 +101,47 @@ impl Outbox {
         }
     }
 
+    /// Sends `frame` (one frame) to every connection in `members`: staged
+    /// once, referred to by each queue.
+    #[inline]
+    pub(crate) fn broadcast<T>(
+        &mut self,
+        sessions: &mut Slab<Session<T>>,
+        members: &[ConnId],
+        frame: &[u8],
+    ) {
+        self.produced += frame.len() as u64;
+        let span = self.store.stage(frame);
+        for &m in members {
+            self.deliver_span(&mut sessions[m], m, span, 1);
+        }
+        self.store.release_unused(span);
+    }
+
     /// Queues `bytes` whatever the limit (the last ERROR before a close).
     pub(crate) fn force<T>(&mut self, s: &mut Session<T>, id: ConnId, bytes: &[u8]) {
         self.produced += bytes.len() as u64;
-        s.out.append(bytes, &mut self.pool);
+        let span = self.store.stage(bytes);
+        s.out.push(span, &mut self.store);
+        self.store.release_unused(span);
         self.frames_out += 1;
         if !s.dirty {
             s.dirty = true;
             self.dirty.push(id);
         }
     }
+}
+
+/// How much of a connection's queue [`Engine::output`] gathered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Gathered {
+    /// Slices filled (at most the slice array's length).
+    pub slices: usize,
+    /// Bytes in those slices.
+    pub bytes: usize,
+    /// Bytes queued in all (more than `bytes` if the queue had more pieces
+    /// than slices).
+    pub queued: usize,
 }
 
 /// The sans-IO chat engine, generic over the driver's per-connection data `T`.
@@ -147,7 +204,7 @@ impl<T> Engine<T> {
             per_ip: HashMap::new(),
             timers: Timers::default(),
             outbox: Outbox {
-                pool: BufPool::new(1024, 4 << 20, 32 << 20),
+                store: OutStore::new(limit),
                 dirty: Vec::new(),
                 slow: Vec::new(),
                 limit,
@@ -357,13 +414,12 @@ impl<T> Engine<T> {
     /// driver calls it about once a second). Returns the bytes of buffer
     /// capacity freed since the last call, pooled or not.
     pub fn trim_spare_buffers(&mut self) -> usize {
-        self.outbox.pool.trim();
-        self.outbox.pool.take_freed_bytes()
+        self.outbox.store.trim()
     }
 
     /// Whether spare output buffers are held (so trimming has something to do).
     pub fn has_spare_buffers(&self) -> bool {
-        self.outbox.pool.spare() > 0
+        self.outbox.store.has_spare()
     }
 
     /// Handles due handshake and keepalive deadlines.
@@ -419,17 +475,43 @@ impl<T> Engine<T> {
         into.append(&mut self.closes);
     }
 
-    /// The bytes queued for `id` and its driver data, for writing.
-    pub fn output(&mut self, id: ConnId) -> Option<(&mut T, &[u8])> {
+    /// `id`'s driver data and its queued output, oldest first, gathered
+    /// into `iov` (as many pieces as fit; they refer to the shared chunks),
+    /// for one vectored write.
+    #[inline]
+    pub fn output<'a>(
+        &'a mut self,
+        id: ConnId,
+        iov: &mut [IoSlice<'a>],
+    ) -> Option<(&'a mut T, Gathered)> {
+        let Engine {
+            sessions, outbox, ..
+        } = self;
+        let s = sessions.get_mut(id)?;
+        let (slices, bytes) = s.out.gather(outbox.store.chunks(), iov);
+        let queued = s.out.queued();
+        Some((
+            &mut s.io,
+            Gathered {
+                slices,
+                bytes,
+                queued,
+            },
+        ))
+    }
+
+    /// A copy of everything queued for `id` (tests and checks).
+    pub fn queued_copy(&self, id: ConnId) -> Option<Vec<u8>> {
         self.sessions
-            .get_mut(id)
-            .map(|s| (&mut s.io, s.out.pending()))
+            .get(id)
+            .map(|s| s.out.to_vec(&self.outbox.store))
     }
 
     /// Records that the socket took `n` bytes of `id`'s output.
+    #[inline]
     pub fn consumed(&mut self, id: ConnId, n: usize) {
         if let Some(s) = self.sessions.get_mut(id) {
-            s.out.consume(n, &mut self.outbox.pool);
+            s.out.consume(n, &mut self.outbox.store);
             s.bytes_out += n as u64;
             self.counters.bytes_out += n as u64;
         }
@@ -446,7 +528,7 @@ impl<T> Engine<T> {
             self.settle(now);
         }
         let mut s = self.sessions.try_remove(id)?;
-        s.out.clear(&mut self.outbox.pool);
+        s.out.clear(&mut self.outbox.store);
         self.index[2].remove(&s.serial);
         if self.cfg.max_connections_per_ip > 0
             && let Some(n) = self.per_ip.get_mut(&s.peer.ip())
@@ -504,10 +586,7 @@ impl<T> Engine<T> {
             outbox,
             ..
         } = self;
-        outbox.produced += frame.len() as u64;
-        for &m in &rooms.get(room).members {
-            outbox.deliver(&mut sessions[m], m, frame, 1);
-        }
+        outbox.broadcast(sessions, &rooms.get(room).members, frame);
     }
 
     /// Fan-out of the frame in the scratch buffer.
@@ -519,10 +598,7 @@ impl<T> Engine<T> {
             scratch,
             ..
         } = self;
-        outbox.produced += scratch.len() as u64;
-        for &m in &rooms.get(room).members {
-            outbox.deliver(&mut sessions[m], m, scratch, 1);
-        }
+        outbox.broadcast(sessions, &rooms.get(room).members, scratch);
     }
 
     /// Sends ERROR `code` to `id`; closes the connection if the code says so.

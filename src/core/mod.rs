@@ -4,6 +4,7 @@
 //! by the driver. No sockets here, so it is tested with function calls.
 
 mod auth;
+pub mod chunks;
 pub mod config;
 pub mod engine;
 mod handlers;
@@ -26,5 +27,7 @@ pub use session::{ConnId, Phase, Session};
 mod auth_tests;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_output;
 #[cfg(test)]
 mod tests_quiet;

@@ -187,12 +187,15 @@ impl<T> Engine<T> {
             ..
         } = self;
         outbox.produced += scratch.len() as u64;
+        // Staged once, referred to by every recipient's queue.
+        let span = outbox.store.stage(scratch);
         for &m in &rooms.get(rid).members {
             let s = &mut sessions[m];
             if s.v2 && Some(m) != except {
-                outbox.deliver(s, m, scratch, 1);
+                outbox.deliver_span(s, m, span, 1);
             }
         }
+        outbox.store.release_unused(span);
     }
 
     /// Queues the scratch frame for `id` as part of its own join sequence

@@ -3,7 +3,7 @@
 use std::net::SocketAddr;
 
 use crate::codec::FrameDecoder;
-use crate::core::outbuf::OutBuf;
+use crate::core::outbuf::OutQueue;
 use crate::core::rate::TokenBucket;
 use crate::core::rooms::RoomId;
 
@@ -54,7 +54,7 @@ pub struct Session<T> {
     pub(crate) nick: Option<Box<str>>,
     pub(crate) rooms: Vec<Membership>,
     pub(crate) decoder: FrameDecoder,
-    pub(crate) out: OutBuf,
+    pub(crate) out: OutQueue,
     pub(crate) last_frame_ms: u64,
     pub(crate) accepted_unix_ms: u64,
     pub(crate) connected_unix_ms: u64,

@@ -101,8 +101,8 @@ impl Harness {
 
     /// Takes everything queued for `id`, decoded.
     pub(crate) fn recv(&mut self, id: ConnId) -> Vec<Got> {
-        let bytes = match self.e.output(id) {
-            Some((_, b)) => b.to_vec(),
+        let bytes = match self.e.queued_copy(id) {
+            Some(b) => b,
             None => return Vec::new(),
         };
         self.e.consumed(id, bytes.len());
@@ -168,7 +168,7 @@ impl Harness {
 
     /// Bytes queued for `id` and not yet taken.
     pub(crate) fn queued(&mut self, id: ConnId) -> usize {
-        self.e.output(id).map_or(0, |(_, b)| b.len())
+        self.e.queued_copy(id).map_or(0, |b| b.len())
     }
 
     pub(crate) fn closes(&mut self) -> Vec<ConnId> {

@@ -95,7 +95,7 @@ fn drain(h: &mut Harness) {
 
 /// The WELCOME version byte in `id`'s output (frame byte 4), taking the output.
 fn welcome_version(h: &mut Harness, id: ConnId) -> Option<u8> {
-    let (_, b) = h.e.output(id)?;
+    let b = h.e.queued_copy(id)?;
     let v = (b.len() > 4 && b[3] == msg_type::WELCOME).then(|| b[4]);
     let n = b.len();
     h.e.consumed(id, n);

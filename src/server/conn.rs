@@ -44,3 +44,22 @@ impl Io {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::Session;
+
+    #[test]
+    fn an_idle_plain_connection_stays_small() {
+        // 240 bytes on main before the transport abstraction and the
+        // shared output queue (which took the session from 240 to 216 and
+        // leaves room for a boxed transport variant).
+        assert!(std::mem::size_of::<Session<Io>>() <= 240);
+        eprintln!(
+            "Session<Io> = {} bytes, Io = {} bytes",
+            std::mem::size_of::<Session<Io>>(),
+            std::mem::size_of::<Io>()
+        );
+    }
+}

@@ -22,6 +22,7 @@ use mio::{Events, Interest, Poll, Token, Waker};
 use crate::accounts::{VerifyJob, VerifyPool};
 use crate::admin::hub::{AdminError, AdminHub};
 use crate::core::engine::MAX_FANOUT_EXPANSION;
+use crate::core::outbuf::MAX_IOV;
 use crate::core::timers::{Deadline, TimerKind, Timers};
 use crate::core::{ConnId, Engine, Now, Phase, VerifyOutcome};
 use crate::server::config::{FD_RESERVE, ServerConfig};
@@ -64,6 +65,11 @@ const TURN_TAIL: usize = 8;
 /// once, each close queues a LEFT for every other member, and those queues
 /// are only drained (or found dead) when the turn writes.
 const EVENTS_PER_TURN: usize = 256;
+
+/// Vectored writes of one connection per loop turn, at most: more than one
+/// only when its queue has more than [`MAX_IOV`] pieces and the socket
+/// takes all it is offered.
+const WRITES_PER_TURN: usize = 4;
 
 /// How often spare output buffers left unused are given back, ms.
 const TRIM_EVERY_MS: u64 = 1000;
@@ -787,28 +793,39 @@ impl Server {
         }
     }
 
-    /// One write of everything queued for `id` (and of the transport's
-    /// own output); WRITABLE stays armed while some is left.
+    /// Writes `id`'s queue (and the transport's own output): one vectored
+    /// write of up to [`MAX_IOV`] pieces, repeated (at most
+    /// [`WRITES_PER_TURN`] times) only while the socket took everything it
+    /// was offered and more pieces wait; WRITABLE stays armed while some
+    /// output is left.
     fn write_out(&mut self, id: ConnId, now: Now) {
-        let Some((io, pending)) = self.engine.output(id) else {
-            return;
-        };
-        let mut written = 0;
-        if !pending.is_empty() || io.transport.wants_write() {
-            match io.transport.write(&[IoSlice::new(pending)]) {
-                Ok(n) => written = n.min(pending.len()),
-                Err(e) => {
-                    self.transport_failed(id, e, now);
-                    return;
+        let mut writes = 0;
+        let (want_write, closing) = loop {
+            let mut iov = [IoSlice::new(&[]); MAX_IOV];
+            let Some((io, g)) = self.engine.output(id, &mut iov) else {
+                return;
+            };
+            let mut written = 0;
+            if g.queued > 0 || io.transport.wants_write() {
+                match io.transport.write(&iov[..g.slices]) {
+                    Ok(n) => written = n.min(g.bytes),
+                    Err(e) => {
+                        self.transport_failed(id, e, now);
+                        return;
+                    }
                 }
             }
-        }
-        let left = pending.len() - written;
-        let closing = io.closing;
-        let want_write = left > 0 || io.transport.wants_write();
-        if written > 0 {
-            self.engine.consumed(id, written);
-        }
+            let closing = io.closing;
+            let own = io.transport.wants_write();
+            if written > 0 {
+                self.engine.consumed(id, written);
+            }
+            let left = g.queued - written;
+            writes += 1;
+            if written < g.bytes || left == 0 || writes == WRITES_PER_TURN {
+                break (left > 0 || own, closing);
+            }
+        };
         let Some(io) = self.engine.io_mut(id) else {
             return;
         };
