@@ -75,11 +75,9 @@ pub struct ServerArgs {
     /// Operator flags: --admin-bind, --admin-token, --metrics-bind.
     #[command(flatten)]
     pub admin: Box<crate::admin::config::AdminArgs>,
-    /// Serve the browser chat client (/), the operator page (/admin) and
-    /// WebSocket (/ws, /admin/ws) on this address ("off": not at all, the
-    /// default). See docs/WEB.md.
-    #[arg(long, env = "STXCHAT_WEB_BIND", value_parser = parse_web_bind)]
-    pub web_bind: Option<WebBind>,
+    /// Web flags: --web-bind.
+    #[command(flatten)]
+    pub web: Box<crate::web::WebArgs>,
     /// Users file: `nick:<argon2id PHC>` lines (`stxchat passwd` writes
     /// it). A listed nick registers only with its own password as the HELLO
     /// token. Re-read on SIGHUP.
@@ -106,20 +104,6 @@ pub struct ServerArgs {
     /// came from) and exit: 0 if they are valid, 2 if not.
     #[arg(long)]
     pub check_config: bool,
-}
-
-/// The `--web-bind` address, or `off`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct WebBind(pub Option<SocketAddr>);
-
-fn parse_web_bind(s: &str) -> Result<WebBind, String> {
-    let t = s.trim();
-    if t.is_empty() || t.eq_ignore_ascii_case("off") {
-        return Ok(WebBind(None));
-    }
-    t.parse()
-        .map(|a| WebBind(Some(a)))
-        .map_err(|_| format!("{s:?} is not an address:port (or \"off\")"))
 }
 
 /// The `stxchat server` command alone (its flags, no subcommands): what the
@@ -243,7 +227,7 @@ impl ServerArgs {
             auto_max_connections: self.max_connections.is_none(),
             stats_interval: Duration::from_secs_f64(self.stats_interval),
             admin: self.admin.to_config(),
-            web_bind: self.web_bind.and_then(|w| w.0),
+            web_bind: self.web.web_bind.and_then(|w| w.0),
             ..ServerConfig::default()
         }
     }

@@ -20,3 +20,29 @@ pub mod ws;
 pub use http::Service;
 pub use listener::{Upgraded, WebListener};
 pub use transport::WsTransport;
+
+use std::net::SocketAddr;
+
+/// Web flags of `stxchat server` (boxed into its flags).
+#[derive(clap::Args, Debug, Clone)]
+pub struct WebArgs {
+    /// Serve the browser chat client (/), the operator page (/admin) and
+    /// WebSocket (/ws, /admin/ws) on this address ("off": not at all, the
+    /// default). See docs/WEB.md.
+    #[arg(long, env = "STXCHAT_WEB_BIND", value_parser = parse_web_bind)]
+    pub web_bind: Option<WebBind>,
+}
+
+/// The `--web-bind` address, or `off`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WebBind(pub Option<SocketAddr>);
+
+fn parse_web_bind(s: &str) -> Result<WebBind, String> {
+    let t = s.trim();
+    if t.is_empty() || t.eq_ignore_ascii_case("off") {
+        return Ok(WebBind(None));
+    }
+    t.parse()
+        .map(|a| WebBind(Some(a)))
+        .map_err(|_| format!("{s:?} is not an address:port (or \"off\")"))
+}
