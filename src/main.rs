@@ -16,7 +16,7 @@ struct Cli {
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Run the chat server (single-threaded mio event loop).
-    Server(stxchat::server::ServerArgs),
+    Server(Box<stxchat::server::ServerArgs>),
     /// Connect to a server and chat (full-screen, or plain lines for scripts).
     Client(stxchat::client::ClientArgs),
     /// Live operator view of waiting and connected clients.

@@ -71,7 +71,8 @@ impl AdminConfig {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct OptionalAddr(pub Option<SocketAddr>);
 
-fn parse_optional_addr(s: &str) -> Result<OptionalAddr, String> {
+/// Parses an address, or `off` / `none` / empty for none.
+pub fn parse_optional_addr(s: &str) -> Result<OptionalAddr, String> {
     let t = s.trim();
     if t.is_empty() || t.eq_ignore_ascii_case("off") || t.eq_ignore_ascii_case("none") {
         return Ok(OptionalAddr(None));

@@ -8,17 +8,30 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use crate::admin::config::OptionalAddr;
 use crate::core::{CoreConfig, RateLimit};
-use crate::server::config::ServerConfig;
+use crate::server::config::{ServerConfig, TlsListen};
 use crate::server::config_file::{self, ConfigFileError, Resolved};
 use crate::server::driver::Server;
 
 /// Flags of `stxchat server`.
 #[derive(clap::Args, Debug, Clone)]
 pub struct ServerArgs {
-    /// Address and port to listen on.
-    #[arg(long, env = "STXCHAT_BIND", default_value = "127.0.0.1:7878")]
-    pub bind: SocketAddr,
+    /// Address and port of the plain (unencrypted) listener; "off" serves
+    /// TLS only (see --tls-bind).
+    #[arg(long, env = "STXCHAT_BIND", default_value = "127.0.0.1:7878",
+          value_parser = crate::admin::config::parse_optional_addr)]
+    pub bind: OptionalAddr,
+    /// Address and port of a TLS listener beside the plain one (needs
+    /// --tls-cert and --tls-key).
+    #[arg(long, env = "STXCHAT_TLS_BIND")]
+    pub tls_bind: Option<SocketAddr>,
+    /// PEM file of the TLS certificate chain (leaf first). Re-read on SIGHUP.
+    #[arg(long, env = "STXCHAT_TLS_CERT", value_name = "PEM")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM file of the TLS private key. Re-read on SIGHUP.
+    #[arg(long, env = "STXCHAT_TLS_KEY", value_name = "PEM")]
+    pub tls_key: Option<PathBuf>,
     /// Server name announced in WELCOME.
     #[arg(long, env = "STXCHAT_NAME", default_value = "stxchat")]
     pub name: String,
@@ -125,6 +138,9 @@ pub enum SettingsError {
     /// The operator settings are refused.
     #[error("{0}")]
     Admin(#[from] crate::admin::config::AdminConfigError),
+    /// The TLS certificate or key cannot be used.
+    #[error("{0}")]
+    Tls(#[from] crate::tls::server::TlsSetupError),
     /// The users file is missing or has a bad line.
     #[error("{0}")]
     Users(#[from] crate::accounts::UsersError),
@@ -159,6 +175,32 @@ pub fn load_settings(argv: &[OsString]) -> Result<Settings, SettingsError> {
         ));
     }
     let mut config = args.to_config();
+    match (&args.tls_bind, &args.tls_cert, &args.tls_key) {
+        (Some(bind), Some(cert), Some(key)) => {
+            config.tls = Some(TlsListen {
+                bind: *bind,
+                cert: cert.clone(),
+                key: key.clone(),
+                config: crate::tls::server::load_server_config(cert, key)?,
+            });
+        }
+        (None, None, None) => {}
+        (Some(_), _, _) => {
+            return Err(SettingsError::Flags(
+                "--tls-bind needs --tls-cert and --tls-key".into(),
+            ));
+        }
+        (None, _, _) => {
+            return Err(SettingsError::Flags(
+                "--tls-cert and --tls-key need --tls-bind (where to serve TLS)".into(),
+            ));
+        }
+    }
+    if args.bind.0.is_none() && config.tls.is_none() {
+        return Err(SettingsError::Flags(
+            "--bind off leaves nothing to listen on: add --tls-bind".into(),
+        ));
+    }
     config.core.validate()?;
     config.admin.validate()?;
     if let Some(path) = &args.users {
@@ -199,7 +241,11 @@ impl ServerArgs {
             burst: self.burst.unwrap_or((per_sec.ceil() as u32).max(1)),
         });
         ServerConfig {
-            bind: self.bind,
+            bind: self
+                .bind
+                .0
+                .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0))),
+            serve_plain: self.bind.0.is_some(),
             core: CoreConfig {
                 server_name: self.name.clone(),
                 max_payload: usize::from(self.max_payload),
@@ -271,7 +317,7 @@ pub fn run(argv: Vec<OsString>) -> ExitCode {
     let mut server = match Server::bind(cfg) {
         Ok(s) => s,
         Err(e) => {
-            eprintln!("stxchat server: cannot start on {}: {e}", args.bind);
+            eprintln!("stxchat server: cannot start: {e}");
             return ExitCode::FAILURE;
         }
     };

@@ -1,6 +1,8 @@
 //! Server settings: the engine's plus the driver's (address, timing, logging).
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::core::CoreConfig;
@@ -8,8 +10,12 @@ use crate::core::CoreConfig;
 /// Everything a [`crate::server::Server`] needs to start.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ServerConfig {
-    /// Address to listen on.
+    /// Address of the plain listener (if `serve_plain`).
     pub bind: SocketAddr,
+    /// Whether the plain listener is on (`--bind off` turns it off).
+    pub serve_plain: bool,
+    /// The TLS listener, if any.
+    pub tls: Option<TlsListen>,
     /// Chat engine settings. `core.max_connections` is used unless
     /// `auto_max_connections` is set.
     pub core: CoreConfig,
@@ -39,6 +45,8 @@ impl Default for ServerConfig {
     fn default() -> Self {
         ServerConfig {
             bind: SocketAddr::from(([127, 0, 0, 1], 7878)),
+            serve_plain: true,
+            tls: None,
             core: CoreConfig::default(),
             auto_max_connections: true,
             stats_interval: Duration::from_secs(10),
@@ -50,6 +58,27 @@ impl Default for ServerConfig {
             auth_workers: 1,
             auth_queue: 256,
         }
+    }
+}
+
+/// A TLS listener: where, the files its certificate came from (re-read on
+/// reload), and the loaded rustls settings.
+#[derive(Debug, Clone)]
+pub struct TlsListen {
+    /// Address to listen on.
+    pub bind: SocketAddr,
+    /// The certificate chain's PEM file.
+    pub cert: PathBuf,
+    /// The private key's PEM file.
+    pub key: PathBuf,
+    /// The settings loaded from them (see [`crate::tls::server::load_server_config`]).
+    pub config: Arc<rustls::ServerConfig>,
+}
+
+impl PartialEq for TlsListen {
+    /// The same address and files (the loaded settings are not compared).
+    fn eq(&self, other: &Self) -> bool {
+        self.bind == other.bind && self.cert == other.cert && self.key == other.key
     }
 }
 

@@ -167,7 +167,22 @@ impl Server {
         let poll = Poll::new()?;
         // The listeners, one per transport served (TLS, WebSocket and IRC
         // add theirs here).
-        let mut listeners = vec![Listener::bind(ListenerKind::Plain, cfg.bind)?];
+        let mut listeners = Vec::new();
+        if cfg.serve_plain {
+            listeners.push(Listener::bind(ListenerKind::Plain, cfg.bind)?);
+        }
+        if let Some(tls) = &cfg.tls {
+            listeners.push(Listener::bind(
+                ListenerKind::Tls(tls.config.clone()),
+                tls.bind,
+            )?);
+        }
+        if listeners.is_empty() {
+            return Err(ServerError::Io(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "no listener: the plain one is off and there is no TLS one",
+            )));
+        }
         debug_assert!(listeners.len() <= MAX_LISTENERS);
         for (i, l) in listeners.iter_mut().enumerate() {
             poll.registry().register(
@@ -177,6 +192,9 @@ impl Server {
             )?;
         }
         let local_addr = listeners[0].addr;
+        for l in &listeners {
+            tracing::info!(target: "stxchat::server", transport = l.kind.name(), addr = %l.addr, "listener");
+        }
         let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
         let admin = AdminHub::bind(&cfg.admin, poll.registry())?;
         tracing::info!(
@@ -226,6 +244,14 @@ impl Server {
     /// The address the server listens on (useful with port 0).
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
+    }
+
+    /// The TLS listener's address, if there is one (useful with port 0).
+    pub fn tls_addr(&self) -> Option<SocketAddr> {
+        self.listeners
+            .iter()
+            .find(|l| matches!(l.kind, ListenerKind::Tls(_)))
+            .map(|l| l.addr)
     }
 
     /// The admin listener's address, if it is on (useful with port 0).

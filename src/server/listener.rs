@@ -6,6 +6,7 @@
 
 use std::io;
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use mio::net::{TcpListener, TcpStream};
 
@@ -26,6 +27,9 @@ pub const MAX_LISTENERS: usize = 8;
 pub enum ListenerKind {
     /// Chat-protocol frames over TCP (`--bind`).
     Plain,
+    /// Chat-protocol frames over TLS (`--tls-bind`), with the certificate
+    /// in force (replaced on reload; connections keep the one they began with).
+    Tls(Arc<rustls::ServerConfig>),
 }
 
 impl ListenerKind {
@@ -33,6 +37,7 @@ impl ListenerKind {
     pub fn name(&self) -> &'static str {
         match self {
             ListenerKind::Plain => "plain",
+            ListenerKind::Tls(_) => "tls",
         }
     }
 
@@ -40,6 +45,9 @@ impl ListenerKind {
     pub fn transport(&self, stream: TcpStream) -> io::Result<Transport> {
         match self {
             ListenerKind::Plain => Ok(Transport::plain(stream)),
+            ListenerKind::Tls(cfg) => Ok(Transport::Tls(Box::new(
+                crate::server::transport::tls::TlsTransport::new(stream, cfg.clone())?,
+            ))),
         }
     }
 }

@@ -80,6 +80,7 @@
 //! decides the transport of the connections it accepts, at accept time.
 
 pub mod plain;
+pub mod tls;
 
 use std::io::{self, IoSlice};
 
@@ -91,6 +92,8 @@ use mio::net::TcpStream;
 pub enum Transport {
     /// Chat-protocol frames straight over TCP.
     Plain(TcpStream),
+    /// Chat-protocol frames inside TLS (rustls).
+    Tls(Box<tls::TlsTransport>),
 }
 
 /// What one [`Transport::read`] gave.
@@ -139,6 +142,7 @@ impl Transport {
     pub fn stream(&mut self) -> &mut TcpStream {
         match self {
             Transport::Plain(s) => s,
+            Transport::Tls(t) => t.stream(),
         }
     }
 
@@ -147,6 +151,7 @@ impl Transport {
     pub fn read(&mut self, buf: &mut [u8]) -> Result<ReadOutcome, TransportError> {
         match self {
             Transport::Plain(s) => plain::read(s, buf),
+            Transport::Tls(t) => t.read(buf),
         }
     }
 
@@ -156,6 +161,7 @@ impl Transport {
     pub fn write(&mut self, queue: &[IoSlice<'_>]) -> Result<usize, TransportError> {
         match self {
             Transport::Plain(s) => plain::write(s, queue),
+            Transport::Tls(t) => t.write(queue),
         }
     }
 
@@ -164,6 +170,7 @@ impl Transport {
     pub fn wants_write(&self) -> bool {
         match self {
             Transport::Plain(_) => false,
+            Transport::Tls(t) => t.wants_write(),
         }
     }
 
@@ -172,6 +179,7 @@ impl Transport {
     pub fn shutdown_write(&mut self) {
         match self {
             Transport::Plain(s) => plain::shutdown(s, std::net::Shutdown::Write),
+            Transport::Tls(t) => t.shutdown_write(),
         }
     }
 
@@ -179,6 +187,7 @@ impl Transport {
     pub fn abort(&mut self) {
         match self {
             Transport::Plain(s) => plain::shutdown(s, std::net::Shutdown::Both),
+            Transport::Tls(t) => t.abort(),
         }
     }
 }
