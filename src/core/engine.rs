@@ -17,9 +17,10 @@ use std::net::{IpAddr, SocketAddr};
 
 use slab::Slab;
 
-use crate::codec::{ErrorCode, Event, FrameDecoder, LeftReason, NameKey, ServerMessage};
+use crate::codec::{ErrorCode, Event, FrameDecoder, LeftReason, ServerMessage};
 use crate::core::chunks::Span;
 use crate::core::config::{ConfigError, CoreConfig};
+use crate::core::nicks::NickTable;
 use crate::core::observe::{CloseReason, ConnChange, ConnEvent, ConnState, Counters};
 use crate::core::outbuf::OutStore;
 use crate::core::rooms::{RoomId, RoomTable};
@@ -149,7 +150,7 @@ pub struct Gathered {
 pub struct Engine<T> {
     pub(crate) cfg: CoreConfig,
     pub(crate) sessions: Slab<Session<T>>,
-    pub(crate) nicks: HashMap<Box<str>, ConnId>,
+    pub(crate) nicks: NickTable,
     pub(crate) rooms: RoomTable,
     pub(crate) per_ip: HashMap<IpAddr, u32>,
     pub(crate) timers: Timers,
@@ -199,7 +200,7 @@ impl<T> Engine<T> {
         Ok(Engine {
             cfg,
             sessions: Slab::new(),
-            nicks: HashMap::new(),
+            nicks: NickTable::default(),
             rooms: RoomTable::default(),
             per_ip: HashMap::new(),
             timers: Timers::default(),
@@ -291,7 +292,7 @@ impl<T> Engine<T> {
         let bucket = self
             .cfg
             .rate
-            .map(|r| crate::core::rate::TokenBucket::full(r, now.mono_ms));
+            .map(|r| Box::new(crate::core::rate::TokenBucket::full(r, now.mono_ms)));
         let id = self.sessions.insert(Session {
             io,
             serial,
@@ -301,7 +302,7 @@ impl<T> Engine<T> {
             doomed: false,
             v2: false,
             nick: None,
-            rooms: Vec::new(),
+            rooms: Default::default(),
             decoder: FrameDecoder::new(self.cfg.max_payload),
             out: Default::default(),
             last_frame_ms: now.mono_ms,
@@ -437,12 +438,23 @@ impl<T> Engine<T> {
                     self.fail(d.id, ErrorCode::Timeout, "handshake timeout", now);
                 }
                 (TimerKind::AuthStart, Phase::Pending) => self.start_verification(d.id, now),
-                (TimerKind::Keepalive, Phase::Registered) if keepalive_ms > 0 => {
+                // A registered connection's handshake deadline doubles as its
+                // first keepalive check, unless registration scheduled one
+                // of its own (a keepalive shorter than the handshake timeout).
+                (TimerKind::Handshake, Phase::Registered)
+                    if keepalive_ms == 0 || keepalive_ms < self.cfg.handshake_timeout_ms => {}
+                (TimerKind::Keepalive | TimerKind::Handshake, Phase::Registered)
+                    if keepalive_ms > 0 =>
+                {
                     let due = s.last_frame_ms + keepalive_ms;
                     if now.mono_ms >= due {
                         self.fail(d.id, ErrorCode::Timeout, "keepalive timeout", now);
                     } else {
-                        self.timers.push(Deadline { at_ms: due, ..d });
+                        self.timers.push(Deadline {
+                            at_ms: due,
+                            kind: TimerKind::Keepalive,
+                            ..d
+                        });
                     }
                 }
                 _ => {}
@@ -674,8 +686,8 @@ impl<T> Engine<T> {
                     self.fanout_scratch(m.room());
                 }
             }
-            if let Some(key) = self.sessions[id].nick.as_deref().and_then(NameKey::new) {
-                self.nicks.remove(key.as_str());
+            if let Some(nick) = self.sessions[id].nick.as_deref() {
+                self.nicks.remove(nick, id);
             }
         }
         let s = &self.sessions[id];

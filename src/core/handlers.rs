@@ -2,9 +2,9 @@
 //! error answers what, registration, rooms, SAY, WHISPER, WHO, PING, BYE.
 
 use crate::codec::{
-    ClientMessage, ErrorCode, LeftReason, MessageError, NameKey, PROTOCOL_V2, ServerMessage,
-    encode_members, is_supported_version, is_valid_nick, is_valid_room, is_valid_text,
-    mark_replayed, max_message_text, max_private_text, msg_type, names_equal,
+    ClientMessage, ErrorCode, LeftReason, MessageError, PROTOCOL_V2, ServerMessage, encode_members,
+    is_supported_version, is_valid_nick, is_valid_room, is_valid_text, mark_replayed,
+    max_message_text, max_private_text, msg_type, names_equal,
 };
 use crate::core::engine::{Engine, Now};
 use crate::core::observe::{CloseReason, ConnChange};
@@ -95,17 +95,19 @@ impl<T> Engine<T> {
         if !self.check_token(id, payload, nick, token, now) {
             return;
         }
-        let Some(key) = NameKey::new(nick).filter(|_| is_valid_nick(nick)) else {
+        if !is_valid_nick(nick) {
             self.error(id, ErrorCode::BadName, "invalid nick", now);
             return;
-        };
-        if self.nicks.contains_key(key.as_str()) {
+        }
+        if self.nick_slot(nick).is_some() {
             self.error(id, ErrorCode::NickTaken, "nick in use", now);
             return;
         }
-        self.nicks.insert(key.as_str().into(), id);
+        self.sessions[id].nick = Some(nick.into());
+        let sessions = &self.sessions;
+        self.nicks
+            .insert(nick, id, |m| sessions[m].nick.as_deref().unwrap_or(""));
         let s = &mut self.sessions[id];
-        s.nick = Some(nick.into());
         s.v2 = version == PROTOCOL_V2;
         s.phase = Phase::Registered;
         s.connected_unix_ms = now.unix_ms;
@@ -130,7 +132,12 @@ impl<T> Engine<T> {
         }
         .encode(&mut self.scratch, self.cfg.max_payload);
         self.send_scratch(id, 1);
-        if self.cfg.keepalive_secs > 0 {
+        // The handshake deadline is still scheduled and, when it comes, checks
+        // the keepalive instead (see `Engine::tick`): a second entry is only
+        // needed if the keepalive could fall due before it. One entry per
+        // connection keeps the timer heap at half the size.
+        let keepalive_ms = u64::from(self.cfg.keepalive_secs) * 1500;
+        if keepalive_ms > 0 && keepalive_ms < self.cfg.handshake_timeout_ms {
             self.timers.push(Deadline {
                 at_ms: now.mono_ms + u64::from(self.cfg.keepalive_secs) * 1500,
                 id,
@@ -141,6 +148,12 @@ impl<T> Engine<T> {
         if let Some(room) = self.cfg.default_room.clone() {
             self.on_join(id, &room, now);
         }
+    }
+
+    /// The slot of the client registered as `nick` (any ASCII case), if any.
+    pub(crate) fn nick_slot(&self, nick: &str) -> Option<ConnId> {
+        self.nicks
+            .get(nick, |m| self.sessions[m].nick.as_deref().unwrap_or(""))
     }
 
     /// The membership of `id` in the room named `name`, if any.
@@ -325,7 +338,7 @@ impl<T> Engine<T> {
             self.error(id, ErrorCode::Malformed, "invalid text", now);
             return;
         }
-        let Some(&target) = NameKey::new(to).and_then(|k| self.nicks.get(k.as_str())) else {
+        let Some(target) = self.nick_slot(to) else {
             self.error(id, ErrorCode::NoSuchNick, "no such nick", now);
             return;
         };

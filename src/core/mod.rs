@@ -8,6 +8,7 @@ pub mod chunks;
 pub mod config;
 pub mod engine;
 mod handlers;
+mod nicks;
 pub mod observe;
 mod operator;
 pub mod outbuf;

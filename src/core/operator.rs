@@ -6,7 +6,7 @@ use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::ops::Bound;
 
-use crate::codec::{ErrorCode, NameKey};
+use crate::codec::ErrorCode;
 use crate::core::engine::{Engine, Now, slot_state};
 use crate::core::observe::{ConnEvent, ConnInfo, ConnState, Counters, RoomInfo, RoomSummary};
 use crate::core::session::{ConnId, Session};
@@ -114,7 +114,7 @@ impl<T> Engine<T> {
     /// Removes the client registered as `nick` (ERROR kicked with `detail`,
     /// LEFT reason 6 to its rooms). Returns whether such a client existed.
     pub fn kick(&mut self, nick: &str, detail: &str, now: Now) -> bool {
-        let Some(&id) = NameKey::new(nick).and_then(|k| self.nicks.get(k.as_str())) else {
+        let Some(id) = self.nick_slot(nick) else {
             return false;
         };
         self.fail(id, ErrorCode::Kicked, detail, now);

@@ -157,10 +157,13 @@ impl<T> Engine<T> {
             scratch,
             ..
         } = self;
+        // Staged once, shared by every member's queue.
         outbox.produced += scratch.len() as u64;
+        let span = outbox.store.stage(scratch);
         for &m in &rooms.get(rid).members {
-            outbox.deliver(&mut sessions[m], m, scratch, frames as u64);
+            outbox.deliver_span(&mut sessions[m], m, span, frames as u64);
         }
+        outbox.store.release_unused(span);
         self.encode_room(rid);
         self.fanout_scratch_v2(rid, None);
     }

@@ -37,6 +37,9 @@ impl Membership {
     }
 }
 
+/// A connection's rooms.
+pub type Memberships = smallvec::SmallVec<[Membership; 1]>;
+
 /// Per-connection state. `io` belongs to the driver (socket and the like).
 #[derive(Debug)]
 pub struct Session<T> {
@@ -52,13 +55,16 @@ pub struct Session<T> {
     /// Registered with HELLO version 2: gets ROOM frames and MEMBERS bit 1.
     pub(crate) v2: bool,
     pub(crate) nick: Option<Box<str>>,
-    pub(crate) rooms: Vec<Membership>,
+    /// Inline for the first room (most clients are in one, the default
+    /// room): no allocation per membership.
+    pub(crate) rooms: Memberships,
     pub(crate) decoder: FrameDecoder,
     pub(crate) out: OutQueue,
     pub(crate) last_frame_ms: u64,
     pub(crate) accepted_unix_ms: u64,
     pub(crate) connected_unix_ms: u64,
-    pub(crate) bucket: Option<TokenBucket>,
+    /// Boxed: the rate is off by default, and an idle session stays small.
+    pub(crate) bucket: Option<Box<TokenBucket>>,
     pub(crate) bytes_in: u64,
     pub(crate) bytes_out: u64,
     /// A password check in progress (its HELLO and the input after it).

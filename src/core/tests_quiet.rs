@@ -508,3 +508,32 @@ fn a_deleted_quiet_room_is_forgotten_and_its_stale_mark_ignored() {
     h.advance(1000);
     assert_eq!(h.recv(a), vec![]);
 }
+
+#[test]
+fn one_timer_entry_per_connection_and_keepalive_still_applies() {
+    // Default: handshake 10 s, keepalive 60 s (closed after 90 s of silence).
+    let mut h = Harness::new(cfg());
+    let quiet = h.hello("quiet");
+    let talker = h.hello("talker");
+    drain(&mut h);
+    assert_eq!(
+        h.e.timers.len(),
+        2,
+        "the handshake deadline doubles as the keepalive"
+    );
+    h.advance(10_000);
+    assert!(h.closes().is_empty());
+    for _ in 0..7 {
+        h.advance(10_000);
+        h.send(talker, ClientMessage::Ping { token: 1 });
+    }
+    h.advance(9_000);
+    assert!(h.closes().is_empty(), "89 s of silence is allowed");
+    h.advance(1_000);
+    assert_eq!(h.closes(), vec![quiet]);
+    assert_eq!(
+        h.recv(quiet).last(),
+        Some(&Got::Error(ErrorCode::Timeout as u16))
+    );
+    assert_eq!(h.e.timers.len(), 1);
+}
