@@ -10,6 +10,7 @@
 //! - [`admin`]: the operator channel, `stxchat top` and Prometheus metrics.
 //! - [`tls`]: rustls settings (certificates, roots) and `stxchat cert`.
 //! - [`bench`]: the load generator behind `stxchat bench`.
+//! - [`web`]: the browser chat client, operator page and WebSocket listener.
 
 pub mod accounts;
 pub mod admin;
@@ -20,3 +21,4 @@ pub mod core;
 pub mod irc;
 pub mod server;
 pub mod tls;
+pub mod web;

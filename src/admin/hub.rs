@@ -10,17 +10,21 @@
 //! - [`AdminHub::next_deadline`] when computing the poll timeout;
 //! - [`AdminHub::shutdown`] when the server stops.
 //!
+//! Sessions come from the admin listener (plain TCP) or from the web
+//! listener's `/admin/ws` upgrades ([`AdminHub::adopt`]); either way their
+//! bytes go through a [`Transport`], so both are served alike.
+//!
 //! Work per turn is bounded: each admin session reads at most
 //! [`READ_BUDGET`] bytes and answers at most `WORK_BUDGET` units (see
 //! [`crate::admin::service`]); state changes are taken from the engine and
 //! pushed to subscribers before any request is answered, so a LIST page
 //! always reflects every EVENT sent before it.
 
-use std::io::{self, Read, Write};
+use std::io::{self, IoSlice};
 use std::net::{Shutdown, SocketAddr};
 
 use mio::event::Event;
-use mio::net::{TcpListener, TcpStream};
+use mio::net::TcpListener;
 use mio::{Interest, Registry, Token};
 use slab::Slab;
 
@@ -31,6 +35,7 @@ use crate::admin::rooms::RoomsPage;
 use crate::admin::service::{AdminAuth, AdminSession, AdminSource};
 use crate::core::observe::{ConnInfo, ConnState, Counters};
 use crate::core::{Engine, Now};
+use crate::server::transport::{ReadOutcome, Transport};
 
 /// Token of the admin listener.
 pub const ADMIN_LISTENER: Token = Token(usize::MAX - 16);
@@ -108,7 +113,7 @@ impl<T> AdminSource for EngineSource<'_, T> {
 /// One admin connection.
 #[derive(Debug)]
 struct AdminConn {
-    stream: TcpStream,
+    transport: Transport,
     peer: SocketAddr,
     session: AdminSession,
     /// The socket may have unread bytes (edge-triggered readiness).
@@ -350,18 +355,21 @@ impl AdminHub {
         let mut budget = READ_BUDGET;
         while c.readable && !c.dead && c.session.wants_read() && budget > 0 {
             let want = budget.min(buf.len());
-            match c.stream.read(&mut buf[..want]) {
-                Ok(0) => {
+            match c.transport.read(&mut buf[..want]) {
+                Ok(ReadOutcome::Eof) => {
                     c.dead = true;
                     c.readable = false;
                 }
-                Ok(n) => {
-                    budget -= n;
-                    c.session.receive(&buf[..n]);
+                Ok(ReadOutcome::Read { raw, chat }) => {
+                    budget = budget.saturating_sub(raw.max(chat).max(1));
+                    if chat > 0 {
+                        c.session.receive(&buf[..chat]);
+                    }
                 }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => c.readable = false,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Ok(ReadOutcome::WouldBlock) => c.readable = false,
                 Err(_) => {
+                    // A dead socket, or a broken WebSocket stream (its close
+                    // frame is queued and sent as the session closes).
                     c.dead = true;
                     c.readable = false;
                 }
@@ -382,35 +390,14 @@ impl AdminHub {
                 return;
             };
             match listener.accept() {
-                Ok((mut stream, peer)) => {
+                Ok((stream, peer)) => {
                     if self.conns.len() >= MAX_ADMIN_CONNECTIONS {
                         tracing::warn!(target: "stxchat::admin", peer = %peer, "too many admin sessions: refused");
                         let _ = stream.shutdown(Shutdown::Both);
                         continue;
                     }
                     let _ = stream.set_nodelay(true);
-                    let entry = self.conns.vacant_entry();
-                    let key = entry.key();
-                    let token = Token(ADMIN_CONN_BASE + key);
-                    if registry
-                        .register(&mut stream, token, Interest::READABLE)
-                        .is_err()
-                    {
-                        continue;
-                    }
-                    tracing::info!(target: "stxchat::admin", peer = %peer, "admin session opened");
-                    entry.insert(AdminConn {
-                        stream,
-                        peer,
-                        session: AdminSession::new(&self.auth),
-                        // Bytes may have arrived before registration.
-                        readable: true,
-                        write_armed: false,
-                        queued: true,
-                        close_by_ms: None,
-                        dead: false,
-                    });
-                    self.ready.push(key);
+                    self.insert(Transport::plain(stream), peer, &[], registry);
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     self.accept_pending = false;
@@ -426,6 +413,78 @@ impl AdminHub {
                 }
             }
         }
+    }
+
+    /// Adds a session on `transport` (registered with `registry` here), fed
+    /// `early` bytes first; false (and the transport shut) if the hub is full.
+    fn insert(
+        &mut self,
+        mut transport: Transport,
+        peer: SocketAddr,
+        early: &[u8],
+        registry: &Registry,
+    ) -> bool {
+        let entry = self.conns.vacant_entry();
+        let key = entry.key();
+        let token = Token(ADMIN_CONN_BASE + key);
+        let interest = if transport.wants_write() {
+            Interest::READABLE | Interest::WRITABLE
+        } else {
+            Interest::READABLE
+        };
+        if registry
+            .register(transport.stream(), token, interest)
+            .is_err()
+        {
+            transport.abort();
+            return false;
+        }
+        tracing::info!(target: "stxchat::admin", peer = %peer, "admin session opened");
+        let mut session = AdminSession::new(&self.auth);
+        if !early.is_empty() {
+            session.receive(early);
+        }
+        entry.insert(AdminConn {
+            write_armed: interest.is_writable(),
+            transport,
+            peer,
+            session,
+            // Bytes may have arrived before registration.
+            readable: true,
+            queued: true,
+            close_by_ms: None,
+            dead: false,
+        });
+        self.ready.push(key);
+        true
+    }
+
+    /// Takes over an admin session that arrived another way (a WebSocket
+    /// upgrade of the web listener's `/admin/ws`): served exactly like one
+    /// from the admin listener, under the same limit and token.
+    pub fn adopt(
+        &mut self,
+        mut transport: Transport,
+        peer: SocketAddr,
+        early: &[u8],
+        registry: &Registry,
+    ) -> bool {
+        if self.conns.len() >= MAX_ADMIN_CONNECTIONS {
+            tracing::warn!(target: "stxchat::admin", peer = %peer, "too many admin sessions: refused");
+            transport.abort();
+            return false;
+        }
+        self.insert(transport, peer, early, registry)
+    }
+
+    /// Whether the admin channel is on (its listener is bound).
+    pub fn is_on(&self) -> bool {
+        self.admin_addr.is_some()
+    }
+
+    /// Whether sessions must authenticate with a token.
+    pub fn token_required(&self) -> bool {
+        self.auth.required()
     }
 
     /// Hands the engine's recorded state changes to every subscriber.
@@ -448,12 +507,10 @@ impl AdminHub {
         let Some(c) = self.conns.get_mut(key) else {
             return;
         };
-        while !c.dead && c.session.has_output() {
-            match c.stream.write(c.session.output()) {
-                Ok(0) => c.dead = true,
-                Ok(n) => c.session.consume(n),
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+        while !c.dead && (c.session.has_output() || c.transport.wants_write()) {
+            match c.transport.write(&[IoSlice::new(c.session.output())]) {
+                Ok(0) => break, // the socket is full (or the transport's own output is)
+                Ok(n) => c.session.consume(n.min(c.session.output().len())),
                 Err(_) => c.dead = true,
             }
         }
@@ -464,7 +521,7 @@ impl AdminHub {
             self.close(key, registry);
             return;
         }
-        let want_write = c.session.has_output();
+        let want_write = c.session.has_output() || c.transport.wants_write();
         if want_write != c.write_armed {
             let interest = if want_write {
                 Interest::READABLE | Interest::WRITABLE
@@ -472,7 +529,7 @@ impl AdminHub {
                 Interest::READABLE
             };
             if registry
-                .reregister(&mut c.stream, Token(ADMIN_CONN_BASE + key), interest)
+                .reregister(c.transport.stream(), Token(ADMIN_CONN_BASE + key), interest)
                 .is_ok()
             {
                 c.write_armed = want_write;
@@ -482,8 +539,10 @@ impl AdminHub {
 
     fn close(&mut self, key: usize, registry: &Registry) {
         if let Some(mut c) = self.conns.try_remove(key) {
-            let _ = registry.deregister(&mut c.stream);
-            let _ = c.stream.shutdown(Shutdown::Both);
+            let _ = registry.deregister(c.transport.stream());
+            // A WebSocket session sends its close frame (best effort).
+            c.transport.shutdown_write();
+            c.transport.abort();
             tracing::info!(target: "stxchat::admin", peer = %c.peer, "admin session closed");
         }
         self.ready.retain(|&k| k != key);
@@ -500,9 +559,8 @@ impl AdminHub {
             let c = &mut self.conns[key];
             c.session.shutdown();
             while c.session.has_output() {
-                match c.stream.write(c.session.output()) {
-                    Ok(n) if n > 0 => c.session.consume(n),
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                match c.transport.write(&[IoSlice::new(c.session.output())]) {
+                    Ok(n) if n > 0 => c.session.consume(n.min(c.session.output().len())),
                     _ => break,
                 }
             }

@@ -91,6 +91,9 @@ pub struct ServerArgs {
     /// Operator flags: --admin-bind, --admin-token, --metrics-bind.
     #[command(flatten)]
     pub admin: Box<crate::admin::config::AdminArgs>,
+    /// Web flags: --web-bind.
+    #[command(flatten)]
+    pub web: Box<crate::web::WebArgs>,
     /// Users file: `nick:<argon2id PHC>` lines (`stxchat passwd` writes
     /// it). A listed nick registers only with its own password as the HELLO
     /// token. Re-read on SIGHUP.
@@ -304,6 +307,7 @@ impl ServerArgs {
             stats_interval: Duration::from_secs_f64(self.stats_interval),
             admin: self.admin.to_config(),
             irc: self.irc.to_config(),
+            web_bind: self.web.web_bind.and_then(|w| w.0),
             ..ServerConfig::default()
         }
     }
@@ -376,7 +380,7 @@ fn log_settings(cfg: &ServerConfig) {
         "settings: bind={} name={:?} max_connections={} max_connections_per_ip={} max_payload={} \
          handshake_timeout={}ms keepalive={}s history={} default_room={:?} max_rooms_per_client={} \
          presence_limit={} max_outbuf={} rate={} password={} users={} registered_only={} \
-         stats_interval={:?}",
+         stats_interval={:?} web={}",
         cfg.bind,
         c.server_name,
         c.max_connections,
@@ -395,5 +399,7 @@ fn log_settings(cfg: &ServerConfig) {
         c.users.as_ref().map_or(0, |u| u.len()),
         c.registered_only,
         cfg.stats_interval,
+        cfg.web_bind
+            .map_or_else(|| "off".to_string(), |a| a.to_string()),
     );
 }

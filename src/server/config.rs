@@ -34,6 +34,9 @@ pub struct ServerConfig {
     /// Operator side: admin listener, its token, metrics endpoint (all off
     /// by default here; the command line turns the admin listener on).
     pub admin: crate::admin::config::AdminConfig,
+    /// Where the web listener (chat page, operator page, WebSocket) binds;
+    /// `None`: off (docs/WEB.md).
+    pub web_bind: Option<SocketAddr>,
     /// Threads that check passwords of listed nicks (started only when a
     /// users file is in force).
     pub auth_workers: usize,
@@ -68,6 +71,7 @@ impl Default for ServerConfig {
             close_drain: Duration::from_secs(1),
             accept_backoff: Duration::from_millis(100),
             admin: crate::admin::config::AdminConfig::default(),
+            web_bind: None,
             auth_workers: 1,
             auth_queue: 256,
             irc: None,

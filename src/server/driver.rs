@@ -31,7 +31,8 @@ use crate::server::fdlimit::raise_nofile_limit;
 use crate::server::listener::{Listener, ListenerKind, MAX_LISTENERS};
 use crate::server::shutdown::ShutdownHandle;
 use crate::server::stats::StatsLog;
-use crate::server::transport::{ReadOutcome, TransportError};
+use crate::server::transport::{ReadOutcome, Transport, TransportError};
+use crate::web::{Service, Upgraded, WebListener};
 
 const WAKER: Token = Token(usize::MAX - 2);
 const SIGNALS: Token = Token(usize::MAX - 3);
@@ -142,6 +143,9 @@ pub struct Server {
     stats: StatsLog,
     /// Admin listener, operator sessions, metrics feed (src/admin/hub.rs).
     admin: AdminHub,
+    /// The web listener (`--web-bind`) and its connections in their HTTP
+    /// phase; upgraded ones become chat connections or admin sessions.
+    web: Option<WebListener>,
     /// The loop's waker (shutdown requests, password verdicts).
     waker: Arc<Waker>,
     /// Password checks of listed nicks, off the loop (while a users file is in force).
@@ -216,6 +220,19 @@ impl Server {
         }
         let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
         let admin = AdminHub::bind(&cfg.admin, poll.registry())?;
+        let web = match cfg.web_bind {
+            Some(addr) => Some(
+                WebListener::bind(addr, cfg.core.handshake_timeout_ms, poll.registry()).map_err(
+                    |e| {
+                        io::Error::new(
+                            e.kind(),
+                            format!("cannot listen for web clients on {addr}: {e}"),
+                        )
+                    },
+                )?,
+            ),
+            None => None,
+        };
         tracing::info!(
             target: "stxchat::server",
             bind = %local_addr,
@@ -256,6 +273,7 @@ impl Server {
             fd_episode: false,
             stats,
             admin,
+            web,
             cfg,
         })
     }
@@ -284,6 +302,11 @@ impl Server {
     /// The admin listener's address, if it is on (useful with port 0).
     pub fn admin_addr(&self) -> Option<SocketAddr> {
         self.admin.admin_addr()
+    }
+
+    /// The web listener's address, if it is on (useful with port 0).
+    pub fn web_addr(&self) -> Option<SocketAddr> {
+        self.web.as_ref().map(WebListener::local_addr)
     }
 
     /// The metrics endpoint's address, if it is on (useful with port 0).
@@ -352,6 +375,11 @@ impl Server {
                         }
                     }
                     t if self.admin.owns(t) => self.admin.on_event(event),
+                    t if self.web.as_ref().is_some_and(|w| w.owns(t)) => {
+                        if let Some(w) = &mut self.web {
+                            w.on_event(event);
+                        }
+                    }
                     Token(id) => {
                         if event.is_readable() || event.is_read_closed() || event.is_error() {
                             self.read_ready(id, now);
@@ -364,6 +392,7 @@ impl Server {
             }
             if shutdown_deadline.is_none() {
                 self.accept_all(now);
+                self.web_turn(now);
             }
             self.engine.tick(now);
             self.verify_turn(now);
@@ -387,6 +416,9 @@ impl Server {
                     let _ = self.poll.registry().deregister(&mut l.socket);
                 }
                 self.admin.shutdown(self.poll.registry());
+                if let Some(w) = &mut self.web {
+                    w.shutdown(self.poll.registry());
+                }
                 self.engine.shutdown(now);
                 self.process_output(now);
                 shutdown_deadline = Some(now.mono_ms + self.cfg.close_flush.as_millis() as u64);
@@ -419,6 +451,7 @@ impl Server {
             self.stats.next_at(),
             shutdown_deadline,
             self.admin.next_deadline(now),
+            self.web.as_ref().and_then(|w| w.next_deadline(now.mono_ms)),
             (self.engine.has_spare_buffers() || self.freed_since_release >= RELEASE_AFTER_BYTES)
                 .then_some(self.trim_at),
         ];
@@ -524,6 +557,75 @@ impl Server {
             tracing::warn!(target: "stxchat::server", error = %e, "cannot register connection");
             self.finish(id, now);
         }
+    }
+
+    /// The web listener's turn: HTTP requests answered, finished WebSocket
+    /// upgrades adopted (chat ones as connections of the engine, admin ones
+    /// by the admin hub).
+    fn web_turn(&mut self, now: Now) {
+        let Some(web) = &mut self.web else {
+            return;
+        };
+        let ctx = crate::web::http::RouteContext {
+            peer: std::net::Ipv4Addr::LOCALHOST.into(),
+            admin_on: self.admin.is_on(),
+            admin_token: self.admin.token_required(),
+        };
+        web.turn(self.poll.registry(), ctx, now.mono_ms);
+        let upgrades: Vec<Upgraded> = web.take_upgrades().collect();
+        for up in upgrades {
+            self.adopt_web(up, now);
+        }
+    }
+
+    /// Takes over a connection the web listener upgraded to WebSocket.
+    fn adopt_web(&mut self, up: Upgraded, now: Now) {
+        let Upgraded {
+            service,
+            peer,
+            mut transport,
+            early,
+        } = up;
+        if service == Service::Admin {
+            let t = Transport::Ws(Box::new(transport));
+            self.admin.adopt(t, peer, &early, self.poll.registry());
+            return;
+        }
+        if self.engine.admit(peer.ip()).is_err() {
+            let mut frame = Vec::new();
+            self.engine.refuse(&mut frame);
+            transport.refuse(&frame);
+            tracing::info!(target: "stxchat::conn", peer = %peer, transport = "web", "refused: server full");
+            return;
+        }
+        let id = self
+            .engine
+            .accept(peer, Io::new(Transport::Ws(Box::new(transport))), now);
+        let registered = match self.engine.io_mut(id) {
+            Some(io) => {
+                self.poll
+                    .registry()
+                    .register(io.transport.stream(), Token(id), Interest::READABLE)
+            }
+            None => return,
+        };
+        if let Err(e) = registered {
+            tracing::warn!(target: "stxchat::server", error = %e, "cannot register connection");
+            self.finish(id, now);
+            return;
+        }
+        if !early.is_empty() {
+            self.engine.on_input(id, &early, now);
+        }
+        if self
+            .engine
+            .io_mut(id)
+            .is_some_and(|io| io.transport.wants_write())
+        {
+            self.queue_flush(id);
+        }
+        // Frames may have followed the upgrade already (edge-triggered).
+        self.read_ready(id, now);
     }
 
     /// Collects password verdicts, hands new checks to the worker pool

@@ -97,6 +97,9 @@ pub enum Transport {
     Irc(Box<irc::IrcTransport>),
     /// Chat-protocol frames inside TLS (rustls).
     Tls(Box<tls::TlsTransport>),
+    /// Chat-protocol (or admin) bytes in binary WebSocket messages, after
+    /// an upgrade on the web listener (`--web-bind`, [`crate::web`]).
+    Ws(Box<crate::web::WsTransport>),
 }
 
 /// What one [`Transport::read`] gave.
@@ -147,6 +150,7 @@ impl Transport {
             Transport::Plain(s) => s,
             Transport::Irc(t) => t.stream(),
             Transport::Tls(t) => t.stream(),
+            Transport::Ws(t) => t.stream(),
         }
     }
 
@@ -157,6 +161,7 @@ impl Transport {
             Transport::Plain(s) => plain::read(s, buf),
             Transport::Irc(t) => t.read(buf),
             Transport::Tls(t) => t.read(buf),
+            Transport::Ws(t) => t.read(buf),
         }
     }
 
@@ -168,6 +173,7 @@ impl Transport {
             Transport::Plain(s) => plain::write(s, queue),
             Transport::Irc(t) => t.write(queue),
             Transport::Tls(t) => t.write(queue),
+            Transport::Ws(t) => t.write(queue),
         }
     }
 
@@ -178,6 +184,7 @@ impl Transport {
             Transport::Plain(_) => false,
             Transport::Irc(t) => t.wants_write(),
             Transport::Tls(t) => t.wants_write(),
+            Transport::Ws(t) => t.wants_write(),
         }
     }
 
@@ -188,6 +195,7 @@ impl Transport {
             Transport::Plain(s) => plain::shutdown(s, std::net::Shutdown::Write),
             Transport::Irc(t) => t.shutdown(std::net::Shutdown::Write),
             Transport::Tls(t) => t.shutdown_write(),
+            Transport::Ws(t) => t.shutdown_write(),
         }
     }
 
@@ -197,6 +205,7 @@ impl Transport {
             Transport::Plain(s) => plain::shutdown(s, std::net::Shutdown::Both),
             Transport::Irc(t) => t.shutdown(std::net::Shutdown::Both),
             Transport::Tls(t) => t.abort(),
+            Transport::Ws(t) => t.abort(),
         }
     }
 
