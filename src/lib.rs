@@ -11,11 +11,13 @@
 //! - [`tls`]: rustls settings (certificates, roots) and `stxchat cert`.
 //! - [`bench`]: the load generator behind `stxchat bench`.
 //! - [`web`]: the browser chat client, operator page and WebSocket listener.
+//! - [`cluster`]: many servers, one chat, through NATS JetStream.
 
 pub mod accounts;
 pub mod admin;
 pub mod bench;
 pub mod client;
+pub mod cluster;
 pub mod codec;
 pub mod core;
 pub mod irc;
