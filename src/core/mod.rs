@@ -14,6 +14,7 @@ pub mod observe;
 mod operator;
 pub mod outbuf;
 mod quiet;
+pub mod reconfigure;
 pub mod rate;
 pub mod rooms;
 pub mod session;
