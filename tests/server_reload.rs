@@ -112,14 +112,20 @@ fn still_chats(c: &mut Client, text: &str) {
 fn reload_changes_the_password_and_adds_and_removes_users() {
     let dir = Dir::new();
     let users = dir.write("users", &users_file(&[("alice", "alice-pw")]));
-    let conf = format!("password = \"old\"\nusers = {:?}\n", users.display().to_string());
+    let conf = format!(
+        "password = \"old\"\nusers = {:?}\n",
+        users.display().to_string()
+    );
     let config = dir.write("stxchat.toml", &conf);
     let server = ChildServer::start(&["--config", config.to_str().unwrap()], None);
     let (mut carol, first) = login(server.addr, "carol", "old");
     assert!(matches!(first, Msg::Welcome { .. }), "{first:?}");
     let (mut alice, first) = login(server.addr, "alice", "alice-pw");
     assert!(matches!(first, Msg::Welcome { .. }), "{first:?}");
-    assert!(refused(server.addr, "bob", "bob-pw"), "bob is unlisted: shared password");
+    assert!(
+        refused(server.addr, "bob", "bob-pw"),
+        "bob is unlisted: shared password"
+    );
 
     dir.write(
         "stxchat.toml",
@@ -152,7 +158,10 @@ fn reload_changes_the_password_and_adds_and_removes_users() {
     // password like any unlisted one.
     alice.send(ClientMessage::Bye);
     let _ = alice.until_eof();
-    assert!(refused(server.addr, "alice", "alice-pw"), "alice was removed");
+    assert!(
+        refused(server.addr, "alice", "alice-pw"),
+        "alice was removed"
+    );
     assert!(welcomed(server.addr, "alice", "new"));
 }
 
@@ -272,7 +281,10 @@ fn reload_swaps_the_certificate_for_new_connections() {
     let err = TlsClient::connect(tls, &ca_a)
         .err()
         .expect("the old certificate is no longer served");
-    assert!(err.contains("certificate") || err.contains("Certificate"), "{err}");
+    assert!(
+        err.contains("certificate") || err.contains("Certificate"),
+        "{err}"
+    );
     let mut after = TlsClient::register(tls, &ca_b, "late", "pw").unwrap();
     after.still_chats("on the new certificate");
     before.still_chats("still on the old one");
@@ -299,7 +311,10 @@ fn a_failing_reload_keeps_the_running_settings() {
         &format!("{}password = \"new\"\nrate = \n", good),
     );
     let line = hup(&server, "reload failed");
-    assert!(line.contains("stxchat.toml") && line.contains("line"), "{line}");
+    assert!(
+        line.contains("stxchat.toml") && line.contains("line"),
+        "{line}"
+    );
     check_old_settings("1");
 
     // 2. A bad users line (with a new password that must not be taken).
@@ -321,7 +336,10 @@ fn a_failing_reload_keeps_the_running_settings() {
 
     // 3. A bad certificate.
     dir.write("stxchat.toml", &good.replace("\"pw\"", "\"new\""));
-    dir.write("cert.pem", "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n");
+    dir.write(
+        "cert.pem",
+        "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
+    );
     let line = hup(&server, "reload failed");
     assert!(line.contains("cert.pem"), "{line}");
     check_old_settings("3");

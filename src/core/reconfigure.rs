@@ -125,7 +125,10 @@ mod tests {
         };
         h.e.reconfigure(&cfg, h.now).unwrap();
         let b = hello(&mut h, "bob", "old");
-        assert!(h.recv(b).contains(&Got::Error(ErrorCode::AuthFailed.as_u16())));
+        assert!(
+            h.recv(b)
+                .contains(&Got::Error(ErrorCode::AuthFailed.as_u16()))
+        );
         let c = hello(&mut h, "carol", "new");
         assert!(matches!(h.recv(c).first(), Some(Got::Welcome(_))));
         h.send(
@@ -153,7 +156,10 @@ mod tests {
         };
         h.e.reconfigure(&cfg, h.now).unwrap();
         let b = hello(&mut h, "bob", "");
-        assert!(h.recv(b).contains(&Got::Error(ErrorCode::AuthFailed.as_u16())));
+        assert!(
+            h.recv(b)
+                .contains(&Got::Error(ErrorCode::AuthFailed.as_u16()))
+        );
         let mut jobs = Vec::new();
         let _a = hello(&mut h, "alice", "pw");
         h.e.take_verify_jobs(&mut jobs);

@@ -9,6 +9,7 @@ pub mod driver;
 pub mod fdlimit;
 pub mod listener;
 pub mod memory;
+pub mod node_name;
 pub mod reload;
 pub mod shutdown;
 pub mod stats;

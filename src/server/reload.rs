@@ -253,7 +253,11 @@ mod tests {
         assert_eq!(m["password"], vec!["b"]);
         assert_eq!(m["bind"], vec!["127.0.0.1:1"], "still the running one");
         assert!(!m.contains_key("node"), "not set while running");
-        assert_eq!(plan(&m, &new).restart, vec!["bind", "node"], "reported again");
+        assert_eq!(
+            plan(&m, &new).restart,
+            vec!["bind", "node"],
+            "reported again"
+        );
     }
 
     #[test]
