@@ -8,14 +8,17 @@
 //!
 //! Modules: [`command`] parses input lines, [`input`] is the editable input
 //! line, [`request`] holds what a front end asks the network for and the
-//! local checks, [`roster`] a room's members (quiet rooms included), [`net`] runs the connection (handshake, keepalive, RTT,
-//! reconnect), [`event`] types what the network reports, and [`format`]
-//! turns events into text and JSON.
+//! local checks, [`roster`] a room's members (quiet rooms included),
+//! [`net`] runs the connection (handshake, keepalive, RTT, reconnect) over
+//! [`link`] (one I/O thread per connection owning the socket and, with
+//! `--tls`, the rustls session), [`event`] types what the network reports,
+//! and [`format`] turns events into text and JSON.
 
 pub mod command;
 pub mod event;
 pub mod format;
 pub mod input;
+pub mod link;
 pub mod net;
 pub mod plain;
 pub mod request;
@@ -56,6 +59,56 @@ pub struct ClientArgs {
     /// Do not reconnect after losing the connection.
     #[arg(long)]
     pub no_reconnect: bool,
+    /// Connect over TLS, verifying the server's certificate against the
+    /// system's root certificates (or --ca). There is no way to skip the
+    /// check.
+    #[arg(long, env = "STXCHAT_TLS")]
+    pub tls: bool,
+    /// With --tls: trust the CA certificates in this PEM file instead of
+    /// the system's (for a self-signed certificate: the certificate itself).
+    #[arg(long, env = "STXCHAT_CA", value_name = "PEM", requires = "tls")]
+    pub ca: Option<std::path::PathBuf>,
+    /// With --tls: the name the certificate must be valid for (default: the
+    /// host of HOST:PORT).
+    #[arg(
+        long,
+        env = "STXCHAT_SERVER_NAME",
+        value_name = "NAME",
+        requires = "tls"
+    )]
+    pub server_name: Option<String>,
+}
+
+/// The TLS settings `--tls`, `--ca` and `--server-name` describe for
+/// `server` (HOST:PORT), if `--tls` is on.
+pub fn tls_setup(
+    tls: bool,
+    ca: Option<&std::path::Path>,
+    server_name: Option<&str>,
+    server: &str,
+) -> Result<Option<link::TlsSetup>, String> {
+    if !tls {
+        return Ok(None);
+    }
+    let config = crate::tls::client::client_config(ca).map_err(|e| e.to_string())?;
+    let name = match server_name {
+        Some(n) => n.to_owned(),
+        None => host_of(server).to_owned(),
+    };
+    let server_name = rustls::pki_types::ServerName::try_from(name.clone())
+        .map_err(|_| format!("{name:?} is not a valid server name (pass --server-name NAME)"))?;
+    Ok(Some(link::TlsSetup {
+        config,
+        server_name,
+    }))
+}
+
+/// The host of HOST:PORT (`[::1]:7443` gives `::1`).
+pub fn host_of(server: &str) -> &str {
+    let host = server.rsplit_once(':').map_or(server, |(h, _)| h);
+    host.strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host)
 }
 
 /// Runs `stxchat client`.
@@ -75,12 +128,24 @@ pub fn run(args: ClientArgs) -> ExitCode {
         );
         return ExitCode::from(2);
     }
-    let config = NetConfig::new(
+    let mut config = NetConfig::new(
         &args.server,
         &nick,
         args.password.as_deref().unwrap_or(""),
         !args.no_reconnect,
     );
+    config.tls = match tls_setup(
+        args.tls,
+        args.ca.as_deref(),
+        args.server_name.as_deref(),
+        &args.server,
+    ) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("stxchat client: {e}");
+            return ExitCode::from(2);
+        }
+    };
     let plain = args.plain
         || args.json
         || !std::io::stdin().is_terminal()
@@ -132,5 +197,18 @@ fn interactive(config: NetConfig) -> ExitCode {
             eprintln!("stxchat client: terminal error: {e}");
             ExitCode::FAILURE
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::host_of;
+
+    #[test]
+    fn the_host_of_an_address() {
+        assert_eq!(host_of("chat.example.org:7443"), "chat.example.org");
+        assert_eq!(host_of("[::1]:7443"), "::1");
+        assert_eq!(host_of("127.0.0.1:7443"), "127.0.0.1");
+        assert_eq!(host_of("localhost"), "localhost");
     }
 }

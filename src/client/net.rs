@@ -1,5 +1,6 @@
 //! The network side of the client: one controller thread per client plus one
-//! socket-reader thread per connection, on blocking `std::net` sockets.
+//! I/O thread per connection ([`crate::client::link`]: it owns the socket
+//! and, with `--tls`, the rustls session).
 //!
 //! The controller connects, registers (HELLO / WELCOME, protocol version 2;
 //! a server that answers `bad_version` is asked again at once with version
@@ -9,14 +10,14 @@
 //! [`ClientEvent`]s and writes the front end's [`Request`]s. When the
 //! connection is lost it reconnects with jittered exponential backoff, unless
 //! told not to. Everything it hears arrives on one channel: requests from the
-//! front end, and frames decoded by the reader thread of the current
-//! connection (tagged with a generation number, so a stale reader is
+//! front end, and frames decoded on the I/O thread of the current
+//! connection (tagged with a generation number, so a stale one is
 //! ignored). Front ends only ever send requests and receive events over
 //! channels, so they never block on the network.
 
 use std::collections::VecDeque;
-use std::io::{self, Read, Write};
-use std::net::{Shutdown, TcpStream, ToSocketAddrs};
+use std::io;
+use std::net::{TcpStream, ToSocketAddrs};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::time::{Duration, Instant};
 
@@ -24,6 +25,7 @@ use rand::Rng;
 
 use crate::client::event::{ClientEvent, Incoming, MembersAssembler, name_key};
 use crate::client::format::error_sentence;
+use crate::client::link::{Link, LinkEvent, TlsSetup};
 use crate::client::request::{Refusal, Request};
 use crate::codec::{
     ClientMessage, DEFAULT_MAX_PAYLOAD, ErrorCode, Event, FrameDecoder, MAX_PAYLOAD_LIMIT,
@@ -57,6 +59,8 @@ pub struct NetConfig {
     pub close_timeout: Duration,
     /// Delays between reconnect attempts.
     pub backoff: Backoff,
+    /// Speak TLS (`--tls`), verifying the server's certificate.
+    pub tls: Option<TlsSetup>,
 }
 
 impl NetConfig {
@@ -72,6 +76,7 @@ impl NetConfig {
             write_timeout: Duration::from_secs(10),
             close_timeout: Duration::from_secs(5),
             backoff: Backoff::default(),
+            tls: None,
         }
     }
 }
@@ -184,7 +189,7 @@ enum PingPurpose {
 
 /// One registered connection.
 struct Session {
-    stream: TcpStream,
+    link: Link,
     generation: u64,
     nick: String,
     max_payload: usize,
@@ -204,9 +209,7 @@ impl Session {
         self.out.clear();
         msg.encode(&mut self.out, self.max_payload)
             .map_err(|e| format!("cannot encode a request: {e}"))?;
-        self.stream
-            .write_all(&self.out)
-            .map_err(|e| format!("connection lost while sending: {e}"))
+        self.link.send(&self.out)
     }
 
     /// Sends a PING for `purpose`.
@@ -370,25 +373,19 @@ impl<T: From<ClientEvent>> Controller<T> {
     }
 
     /// Registers on a fresh connection and, if that works, serves it.
-    fn register(
-        &mut self,
-        mut stream: TcpStream,
-        reconnecting: bool,
-        registered: &mut bool,
-    ) -> End {
+    fn register(&mut self, stream: TcpStream, reconnecting: bool, registered: &mut bool) -> End {
         self.generation += 1;
         let generation = self.generation;
-        let reader = match stream.try_clone() {
-            Ok(r) => r,
-            Err(e) => return End::Lost(format!("cannot set up the connection: {e}")),
+        let sink = frame_sink(generation, self.inputs_tx.clone());
+        let stream = match Link::spawn(
+            stream,
+            self.config.tls.as_ref(),
+            self.config.write_timeout,
+            sink,
+        ) {
+            Ok(l) => l,
+            Err(e) => return End::Lost(e),
         };
-        let tx = self.inputs_tx.clone();
-        if let Err(e) = std::thread::Builder::new()
-            .name("stxchat-reader".into())
-            .spawn(move || read_loop(reader, generation, tx))
-        {
-            return End::Lost(format!("cannot start a reader thread: {e}"));
-        }
         let mut out = Vec::new();
         let hello = ClientMessage::Hello {
             version: self.version,
@@ -396,20 +393,19 @@ impl<T: From<ClientEvent>> Controller<T> {
             token: &self.config.password,
         };
         if let Err(e) = hello.encode(&mut out, usize::from(DEFAULT_MAX_PAYLOAD)) {
-            let _ = stream.shutdown(Shutdown::Both);
+            stream.close();
             return End::Fatal(format!("cannot register: {e}"));
         }
-        if let Err(e) = stream.write_all(&out) {
-            let _ = stream.shutdown(Shutdown::Both);
-            return End::Lost(format!("connection lost while registering: {e}"));
-        }
+        // If the connection has already ended (a refused certificate, say),
+        // its reason arrives as `Closed` below.
+        let _ = stream.send(&out);
         let deadline = Instant::now() + self.config.handshake_timeout;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             let input = match self.inputs.recv_timeout(left) {
                 Ok(i) => i,
                 Err(_) => {
-                    let _ = stream.shutdown(Shutdown::Both);
+                    stream.close();
                     return End::Lost(format!(
                         "no answer to registration from {} within {} s",
                         self.config.server,
@@ -421,8 +417,8 @@ impl<T: From<ClientEvent>> Controller<T> {
                 NetInput::Request(Request::Quit) => {
                     out.clear();
                     let _ = ClientMessage::Bye.encode(&mut out, usize::from(DEFAULT_MAX_PAYLOAD));
-                    let _ = stream.write_all(&out);
-                    let _ = stream.shutdown(Shutdown::Both);
+                    let _ = stream.send(&out);
+                    stream.shutdown_write();
                     return End::Quit;
                 }
                 NetInput::Request(r) => {
@@ -450,7 +446,7 @@ impl<T: From<ClientEvent>> Controller<T> {
                     return self.serve(session);
                 }
                 NetInput::Frame(g, Incoming::Error { code, detail }) if g == generation => {
-                    let _ = stream.shutdown(Shutdown::Both);
+                    stream.close();
                     if code == ErrorCode::BadVersion.as_u16() && self.version > FALLBACK_VERSION {
                         self.version = FALLBACK_VERSION;
                         self.emit(ClientEvent::Warning {
@@ -478,7 +474,7 @@ impl<T: From<ClientEvent>> Controller<T> {
                     self.emit(ClientEvent::Warning { message: what });
                 }
                 NetInput::Closed(g, why) if g == generation => {
-                    let _ = stream.shutdown(Shutdown::Both);
+                    stream.close();
                     return End::Lost(format!("{why} during registration"));
                 }
                 _ => {}
@@ -489,7 +485,7 @@ impl<T: From<ClientEvent>> Controller<T> {
     /// Runs a registered connection until it ends.
     fn serve(&mut self, mut session: Session) -> End {
         let end = self.serve_inner(&mut session);
-        let _ = session.stream.shutdown(Shutdown::Both);
+        session.link.close();
         end
     }
 
@@ -549,7 +545,7 @@ impl<T: From<ClientEvent>> Controller<T> {
         if s.write(&ClientMessage::Bye).is_err() {
             return End::Quit;
         }
-        let _ = s.stream.shutdown(Shutdown::Write);
+        s.link.shutdown_write();
         let deadline = Instant::now() + self.config.close_timeout;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
@@ -693,7 +689,7 @@ impl<T: From<ClientEvent>> Controller<T> {
 
 /// A session for a connection the server just welcomed.
 fn new_session(
-    stream: TcpStream,
+    link: Link,
     generation: u64,
     nick: String,
     max_payload: u16,
@@ -706,7 +702,7 @@ fn new_session(
     };
     let now = Instant::now();
     Session {
-        stream,
+        link,
         generation,
         nick,
         max_payload: usize::from(max_payload),
@@ -721,34 +717,23 @@ fn new_session(
     }
 }
 
-/// Reads one connection until it ends, passing decoded messages on.
-fn read_loop(mut stream: TcpStream, generation: u64, tx: Sender<NetInput>) {
+/// The sink of a connection's I/O thread: decodes frames and passes the
+/// messages (and the end) on to the controller, tagged with `generation`.
+fn frame_sink(generation: u64, tx: Sender<NetInput>) -> impl FnMut(LinkEvent<'_>) -> bool {
     // The client accepts any frame the LEN field allows: the server never
     // sends more than its own max_payload, which it announces only in WELCOME.
     let mut decoder = FrameDecoder::new(MAX_PAYLOAD_LIMIT);
-    let mut buf = vec![0u8; 16 * 1024];
-    loop {
-        let n = match stream.read(&mut buf) {
-            Ok(0) => {
-                let _ = tx.send(NetInput::Closed(
-                    generation,
-                    "the server closed the connection".into(),
-                ));
-                return;
-            }
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => {
-                let _ = tx.send(NetInput::Closed(
-                    generation,
-                    format!("connection lost: {e}"),
-                ));
-                return;
+    move |event| {
+        let bytes = match event {
+            LinkEvent::Data(b) => b,
+            LinkEvent::Closed(why) => {
+                let _ = tx.send(NetInput::Closed(generation, why));
+                return false;
             }
         };
         let mut bad_frame = None;
         let mut receiver_gone = false;
-        decoder.decode_all(&buf[..n], |event| {
+        decoder.decode_all(bytes, |event| {
             if bad_frame.is_some() || receiver_gone {
                 return;
             }
@@ -772,12 +757,9 @@ fn read_loop(mut stream: TcpStream, generation: u64, tx: Sender<NetInput>) {
                 generation,
                 format!("the server sent a damaged frame ({kind})"),
             ));
-            let _ = stream.shutdown(Shutdown::Both);
-            return;
+            return false;
         }
-        if receiver_gone {
-            return;
-        }
+        !receiver_gone
     }
 }
 

@@ -65,11 +65,32 @@ pub fn client_config(ca: Option<&Path>) -> Result<Arc<rustls::ClientConfig>, Cli
 /// A short, clear sentence for a failed TLS handshake (an invalid
 /// certificate above all).
 pub fn explain(e: &rustls::Error) -> String {
+    use rustls::CertificateError as C;
+    let hint = "trust its CA with --ca FILE, or use --server-name if it names another host";
     match e {
         rustls::Error::InvalidCertificate(c) => {
-            format!(
-                "the server's certificate is not valid: {c:?} (trust its CA with --ca FILE; use --server-name if the certificate names another host)"
-            )
+            let why = match c {
+                C::UnknownIssuer => {
+                    "it is not signed by a certificate authority this client trusts".to_string()
+                }
+                C::NotValidForName | C::NotValidForNameContext { .. } => {
+                    format!("it is not valid for the server name this client expected ({c:?})")
+                }
+                C::Expired | C::ExpiredContext { .. } => "it has expired".to_string(),
+                C::NotValidYet | C::NotValidYetContext { .. } => "it is not valid yet".to_string(),
+                C::BadSignature => "it is not signed by a certificate authority this client \
+                                    trusts (its signature does not verify)"
+                    .to_string(),
+                C::BadEncoding => "it is damaged (bad encoding)".to_string(),
+                other => format!("{other:?}"),
+            };
+            format!("the server's certificate was refused: {why} ({hint})")
+        }
+        rustls::Error::AlertReceived(a) => {
+            format!("TLS handshake failed: the server sent the alert {a:?}")
+        }
+        rustls::Error::InvalidMessage(_) | rustls::Error::InappropriateMessage { .. } => {
+            format!("TLS handshake failed: the server does not speak TLS here ({e})")
         }
         other => format!("TLS handshake failed: {other}"),
     }
