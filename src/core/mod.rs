@@ -15,6 +15,7 @@ mod operator;
 pub mod outbuf;
 mod quiet;
 pub mod rate;
+pub mod reconfigure;
 pub mod rooms;
 pub mod session;
 pub mod timers;

@@ -369,6 +369,8 @@ pub fn run(argv: Vec<OsString>) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    let values = config_file::values(&server_command(), &resolved);
+    server.enable_reload(values, reload_from(argv));
     if let Err(e) = server.handle_signals() {
         eprintln!("stxchat server: cannot install signal handlers: {e}");
         return ExitCode::FAILURE;
@@ -381,6 +383,18 @@ pub fn run(argv: Vec<OsString>) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// What a reload runs (on its own thread): the same words, environment
+/// and files as at start, read and checked again.
+fn reload_from(argv: Vec<OsString>) -> crate::server::reload::LoadFn {
+    std::sync::Arc::new(move || {
+        let s = load_settings(&argv).map_err(|e| e.to_string())?;
+        Ok(crate::server::reload::Loaded {
+            values: config_file::values(&server_command(), &s.resolved),
+            config: s.config,
+        })
+    })
 }
 
 fn log_settings(cfg: &ServerConfig) {
