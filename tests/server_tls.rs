@@ -101,8 +101,14 @@ impl TlsServer {
         write!(s, "GET /metrics HTTP/1.0\r\n\r\n").unwrap();
         let mut raw = String::new();
         s.read_to_string(&mut raw).unwrap();
+        // `name` may hold one label (`m{code="x"`); other labels (the
+        // node's) may come before it.
+        let (metric, label) = name.split_once('{').unwrap_or((name, ""));
         raw.lines()
-            .find(|l| l.starts_with(name))
+            .find(|l| {
+                l.strip_prefix(metric)
+                    .is_some_and(|rest| rest.starts_with(['{', ' ']) && rest.contains(label))
+            })
             .and_then(|l| l.split_whitespace().last())
             .and_then(|v| v.parse().ok())
             .unwrap_or_else(|| panic!("no {name} in {raw}"))
