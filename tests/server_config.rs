@@ -232,3 +232,46 @@ fn the_environment_names_the_config_file_and_is_still_overridden_by_flags() {
     assert_eq!(setting(&out, "history"), "history = 3  # file");
     assert_eq!(setting(&out, "keepalive"), "keepalive = 11  # flag");
 }
+
+#[test]
+fn the_node_name_comes_from_flag_environment_or_file_and_is_checked() {
+    let dir = Dir::new();
+    let cfg = dir.file("n.toml", "node = \"from-file\"\n");
+    let (code, out, err) = server_cli(&["--config", &cfg, "--check-config"], &[]);
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(setting(&out, "node"), "node = \"from-file\"  # file");
+    let (code, out, err) = server_cli(
+        &["--config", &cfg, "--check-config"],
+        &[("STXCHAT_NODE", "from-env")],
+    );
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(setting(&out, "node"), "node = \"from-env\"  # environment");
+    let (code, out, err) = server_cli(
+        &["--config", &cfg, "--node", "from-flag", "--check-config"],
+        &[("STXCHAT_NODE", "from-env")],
+    );
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(setting(&out, "node"), "node = \"from-flag\"  # flag");
+    refused("node = \"two words\"\n", &["line 1", "node", "white space"]);
+    refused("node = \"\"\n", &["line 1", "node", "empty"]);
+    let (code, _, err) = server_cli(&["--node", &"n".repeat(65), "--check-config"], &[]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("at most 64"), "{err}");
+}
+
+#[test]
+fn the_node_name_defaults_to_host_and_pid() {
+    let cfg = stxchat::server::cli::load_settings(&[])
+        .expect("default settings")
+        .config;
+    stxchat::server::node_name::check(&cfg.node).expect("a valid default name");
+    assert!(
+        cfg.node.ends_with(&format!("-{}", std::process::id())),
+        "{}",
+        cfg.node
+    );
+    let cfg = stxchat::server::cli::load_settings(&["--node".into(), "alpha".into()])
+        .expect("settings")
+        .config;
+    assert_eq!(cfg.node, "alpha");
+}

@@ -17,6 +17,7 @@ mod operator;
 pub mod outbuf;
 mod quiet;
 pub mod rate;
+pub mod reconfigure;
 mod replica;
 pub mod rooms;
 pub mod session;

@@ -135,7 +135,7 @@ impl<T> Engine<T> {
 
     /// Quiet room `rid` fell to L / 2 or fewer: every member gets the
     /// complete MEMBERS (bit 1 clear), then ROOM with bit 0 clear.
-    fn turn_normal(&mut self, rid: RoomId) {
+    pub(crate) fn turn_normal(&mut self, rid: RoomId) {
         let Engine {
             sessions,
             rooms,

@@ -32,6 +32,12 @@ pub struct ServerArgs {
     /// PEM file of the TLS private key. Re-read on SIGHUP.
     #[arg(long, env = "STXCHAT_TLS_KEY", value_name = "PEM")]
     pub tls_key: Option<PathBuf>,
+    /// This node's name in logs, the admin channel, `stxchat top` and the
+    /// `node` label of every metric (default: host name and PID, `HOST-PID`).
+    /// At most 64 bytes, no white space.
+    #[arg(long, env = "STXCHAT_NODE", value_name = "NAME",
+          value_parser = crate::server::node_name::parse)]
+    pub node: Option<String>,
     /// Server name announced in WELCOME.
     #[arg(long, env = "STXCHAT_NAME", default_value = "stxchat")]
     pub name: String,
@@ -308,6 +314,10 @@ impl ServerArgs {
             admin: self.admin.to_config(),
             irc: self.irc.to_config(),
             web_bind: self.web.web_bind.and_then(|w| w.0),
+            node: self
+                .node
+                .clone()
+                .unwrap_or_else(crate::server::node_name::default_name),
             ..ServerConfig::default()
         }
     }
@@ -359,6 +369,8 @@ pub fn run(argv: Vec<OsString>) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    let values = config_file::values(&server_command(), &resolved);
+    server.enable_reload(values, reload_from(argv));
     if let Err(e) = server.handle_signals() {
         eprintln!("stxchat server: cannot install signal handlers: {e}");
         return ExitCode::FAILURE;
@@ -373,14 +385,27 @@ pub fn run(argv: Vec<OsString>) -> ExitCode {
     }
 }
 
+/// What a reload runs (on its own thread): the same words, environment
+/// and files as at start, read and checked again.
+fn reload_from(argv: Vec<OsString>) -> crate::server::reload::LoadFn {
+    std::sync::Arc::new(move || {
+        let s = load_settings(&argv).map_err(|e| e.to_string())?;
+        Ok(crate::server::reload::Loaded {
+            values: config_file::values(&server_command(), &s.resolved),
+            config: s.config,
+        })
+    })
+}
+
 fn log_settings(cfg: &ServerConfig) {
     let c = &cfg.core;
     tracing::info!(
         target: "stxchat::server",
-        "settings: bind={} name={:?} max_connections={} max_connections_per_ip={} max_payload={} \
+        "settings: node={:?} bind={} name={:?} max_connections={} max_connections_per_ip={} max_payload={} \
          handshake_timeout={}ms keepalive={}s history={} default_room={:?} max_rooms_per_client={} \
          presence_limit={} max_outbuf={} rate={} password={} users={} registered_only={} \
          stats_interval={:?} web={}",
+        cfg.node,
         cfg.bind,
         c.server_name,
         c.max_connections,

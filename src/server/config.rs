@@ -44,6 +44,10 @@ pub struct ServerConfig {
     pub auth_queue: usize,
     /// The IRC gateway's listener, if on (`--irc-bind`).
     pub irc: Option<IrcSettings>,
+    /// This node's name (`--node`, default host name and PID): shown in
+    /// logs, the admin channel, `stxchat top` and every metric's `node`
+    /// label; the cluster's heartbeats carry it.
+    pub node: String,
 }
 
 /// The IRC gateway's settings (docs/IRC.md).
@@ -75,6 +79,7 @@ impl Default for ServerConfig {
             auth_workers: 1,
             auth_queue: 256,
             irc: None,
+            node: crate::server::node_name::default_name(),
         }
     }
 }

@@ -350,6 +350,22 @@ fn describe(v: &toml::Value) -> String {
     }
 }
 
+/// Every setting by its flag name with its raw values (secrets included),
+/// for comparing two loads of the settings (see [`crate::server::reload`]).
+pub fn values(cmd: &Command, r: &Resolved) -> crate::server::reload::Values {
+    settings(cmd)
+        .filter_map(|arg| {
+            let key = arg.get_long()?;
+            let raw: Vec<String> = r
+                .matches
+                .get_raw(arg.get_id().as_str())
+                .map(|vals| vals.map(|v| v.to_string_lossy().into_owned()).collect())
+                .unwrap_or_default();
+            Some((key.to_string(), raw))
+        })
+        .collect()
+}
+
 /// The effective settings as a TOML file (itself a valid `--config`), each
 /// with where it came from; values of hidden-value flags (passwords,
 /// tokens) are not shown.

@@ -29,10 +29,13 @@ use crate::server::config::{FD_RESERVE, ServerConfig};
 use crate::server::conn::{Closing, Io};
 use crate::server::fdlimit::raise_nofile_limit;
 use crate::server::listener::{Listener, ListenerKind, MAX_LISTENERS};
+use crate::server::reload::{LoadFn, ReloadHandle, Reloader, Values};
 use crate::server::shutdown::ShutdownHandle;
 use crate::server::stats::StatsLog;
 use crate::server::transport::{ReadOutcome, Transport, TransportError};
 use crate::web::{Service, Upgraded, WebListener};
+
+mod reload_apply;
 
 const WAKER: Token = Token(usize::MAX - 2);
 const SIGNALS: Token = Token(usize::MAX - 3);
@@ -152,6 +155,11 @@ pub struct Server {
     verify: Option<VerifyPool>,
     verify_jobs: Vec<VerifyJob>,
     resumed: Vec<ConnId>,
+    /// Live reload: loads settings off the loop, hands them back.
+    reloader: Reloader,
+    /// The connection limit derived from the open-files limit at start
+    /// (used again when a reload leaves `--max-connections` unset).
+    auto_capacity: usize,
 }
 
 impl std::fmt::Debug for Server {
@@ -167,8 +175,9 @@ impl Server {
     /// Validates the settings, raises the open-files limit, and binds.
     pub fn bind(mut cfg: ServerConfig) -> Result<Server, ServerError> {
         let nofile = raise_nofile_limit().unwrap_or(1024);
+        let auto_capacity = (nofile as usize).saturating_sub(FD_RESERVE).max(1);
         if cfg.auto_max_connections {
-            cfg.core.max_connections = (nofile as usize).saturating_sub(FD_RESERVE).max(1);
+            cfg.core.max_connections = auto_capacity;
         }
         let engine = Engine::new(cfg.core.clone())?;
         let poll = Poll::new()?;
@@ -252,6 +261,8 @@ impl Server {
             local_addr,
             engine,
             shutdown: ShutdownHandle::new(waker.clone()),
+            reloader: Reloader::new(waker.clone()),
+            auto_capacity,
             waker,
             verify,
             verify_jobs: Vec::new(),
@@ -324,11 +335,27 @@ impl Server {
         self.shutdown.clone()
     }
 
-    /// Also shut down on SIGINT and SIGTERM.
+    /// A handle that asks the server to reload its settings (as SIGHUP
+    /// does); without [`Server::enable_reload`] a reload only logs that
+    /// there is nothing to reload.
+    pub fn reload_handle(&self) -> ReloadHandle {
+        self.reloader.handle()
+    }
+
+    /// Reloads (SIGHUP, [`Server::reload_handle`]) will run `load` on a
+    /// thread of their own and apply what it returns (see
+    /// [`crate::server::reload`]); `values` are the settings in force, by
+    /// flag name.
+    pub fn enable_reload(&mut self, values: Values, load: LoadFn) {
+        self.reloader.enable(values, load);
+    }
+
+    /// Also shut down on SIGINT and SIGTERM, and reload on SIGHUP.
     pub fn handle_signals(&mut self) -> io::Result<()> {
         let mut signals = signal_hook_mio::v1_0::Signals::new([
             signal_hook::consts::SIGINT,
             signal_hook::consts::SIGTERM,
+            signal_hook::consts::SIGHUP,
         ])?;
         self.poll
             .registry()
@@ -370,7 +397,11 @@ impl Server {
                         if let Some(signals) = &mut self.signals {
                             for sig in signals.pending() {
                                 tracing::info!(target: "stxchat::server", signal = sig, "signal received");
-                                self.shutdown.shutdown();
+                                if sig == signal_hook::consts::SIGHUP {
+                                    self.reloader.request();
+                                } else {
+                                    self.shutdown.shutdown();
+                                }
                             }
                         }
                     }
@@ -393,6 +424,9 @@ impl Server {
             if shutdown_deadline.is_none() {
                 self.accept_all(now);
                 self.web_turn(now);
+            }
+            if shutdown_deadline.is_none() {
+                self.reload_turn(now);
             }
             self.engine.tick(now);
             self.verify_turn(now);

@@ -1,0 +1,73 @@
+//! Applying a reload on the loop: the engine takes the live settings, the
+//! TLS listener the new certificate (for connections accepted from now on;
+//! open ones keep theirs), the rest is logged as needing a restart. The
+//! files were read and parsed on the reload thread; nothing here blocks.
+
+use crate::core::Now;
+use crate::server::listener::ListenerKind;
+use crate::server::reload::{Loaded, merged, plan};
+
+use super::Server;
+
+impl Server {
+    /// Applies a load that came back, if one did.
+    pub(super) fn reload_turn(&mut self, now: Now) {
+        if let Some(result) = self.reloader.poll() {
+            self.apply_reload(result, now);
+        }
+    }
+
+    fn apply_reload(&mut self, result: Result<Loaded, String>, now: Now) {
+        let loaded = match result {
+            Ok(l) => l,
+            Err(e) => {
+                tracing::error!(target: "stxchat::reload", "reload failed, keeping the running settings: {e}");
+                return;
+            }
+        };
+        let plan = plan(self.reloader.values(), &loaded.values);
+        let mut fresh = loaded.config;
+        if fresh.auto_max_connections {
+            fresh.core.max_connections = self.auto_capacity;
+        }
+        if let Err(e) = self.engine.reconfigure(&fresh.core, now) {
+            tracing::error!(target: "stxchat::reload", "reload failed, keeping the running settings: {e}");
+            return;
+        }
+        self.cfg.core = self.engine.config().clone();
+        self.cfg.auto_max_connections = fresh.auto_max_connections;
+        let mut certificate = "none";
+        if let (Some(running), Some(new)) = (&mut self.cfg.tls, &fresh.tls)
+            && running.bind == new.bind
+        {
+            for l in &mut self.listeners {
+                if let ListenerKind::Tls(cfg) = &mut l.kind {
+                    *cfg = new.config.clone();
+                }
+            }
+            running.cert = new.cert.clone();
+            running.key = new.key.clone();
+            running.config = new.config.clone();
+            certificate = "reloaded (for new connections)";
+        }
+        let values = merged(self.reloader.values(), &loaded.values, &plan);
+        self.reloader.set_values(values);
+        let users = self.cfg.core.users.as_ref().map_or(0, |u| u.len());
+        tracing::info!(
+            target: "stxchat::reload",
+            changed = ?plan.live,
+            users,
+            certificate,
+            "reloaded: {} setting(s) changed live, users file {users} nick(s), certificate {certificate}",
+            plan.live.len(),
+        );
+        if !plan.restart.is_empty() {
+            tracing::warn!(
+                target: "stxchat::reload",
+                needs_restart = ?plan.restart,
+                "reload: these settings changed but need a restart to take effect (still running with the old ones): {}",
+                plan.restart.join(", ")
+            );
+        }
+    }
+}
