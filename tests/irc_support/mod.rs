@@ -31,7 +31,19 @@ pub struct Irc {
 
 impl Irc {
     pub fn connect(addr: SocketAddr) -> Irc {
-        let stream = TcpStream::connect(addr).expect("connect to the IRC port");
+        Irc::from_stream(TcpStream::connect(addr).expect("connect to the IRC port"))
+    }
+
+    /// Connects with a receive buffer of about `bytes` (a slow reader).
+    pub fn connect_with_rcvbuf(addr: SocketAddr, bytes: usize) -> Irc {
+        use socket2::{Domain, Protocol, Socket, Type};
+        let sock = Socket::new(Domain::IPV4, Type::STREAM, Some(Protocol::TCP)).unwrap();
+        sock.set_recv_buffer_size(bytes).unwrap();
+        sock.connect(&addr.into()).expect("connect to the IRC port");
+        Irc::from_stream(sock.into())
+    }
+
+    fn from_stream(stream: TcpStream) -> Irc {
         stream.set_nodelay(true).unwrap();
         Irc {
             stream,
@@ -44,7 +56,11 @@ impl Irc {
 
     /// Connects and registers as `nick`; returns the registration burst.
     pub fn register(addr: SocketAddr, nick: &str) -> (Irc, Vec<String>) {
-        let mut c = Irc::connect(addr);
+        Irc::register_on(Irc::connect(addr), nick)
+    }
+
+    /// Registers `c` as `nick`; returns it and the registration burst.
+    pub fn register_on(mut c: Irc, nick: &str) -> (Irc, Vec<String>) {
         c.nick = nick.into();
         c.send(&format!("NICK {nick}"));
         c.send(&format!("USER {nick} 0 * :Real {nick}"));
