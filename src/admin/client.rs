@@ -13,6 +13,7 @@ use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::time::{Duration, Instant};
 
+use crate::admin::nodes::NodesPage;
 use crate::admin::proto::{
     ADMIN_MAX_PAYLOAD, ADMIN_VERSION, AdminErrorCode, AdminRequest, AdminResponse, ListPage,
     MAX_KICK_REASON, MAX_LIST_LIMIT, Snapshot, admin_type, truncate_str,
@@ -335,6 +336,16 @@ impl AdminClient {
         }
     }
 
+    /// This node's name and up to `limit` of the cluster's nodes (clamped
+    /// to 1..=256 by the server). A server older than the NODES request
+    /// answers [`AdminErrorCode::UnknownType`].
+    pub fn nodes(&mut self, limit: u16) -> Result<NodesPage, ClientError> {
+        match self.request(&AdminRequest::Nodes { limit })? {
+            AdminResponse::Nodes(page) => Ok(page),
+            other => Err(unexpected("NODES", &other)),
+        }
+    }
+
     /// Events that arrived before the last response was handed out, oldest
     /// first (never blocks).
     pub fn take_events(&mut self) -> Vec<ConnEvent> {
@@ -371,6 +382,7 @@ fn unexpected(request: &'static str, got: &AdminResponse) -> ClientError {
         AdminResponse::Event(_) => "EVENT".into(),
         AdminResponse::Kicked { .. } => "KICKED".into(),
         AdminResponse::Rooms(_) => "ROOMS".into(),
+        AdminResponse::Nodes(_) => "NODES".into(),
         AdminResponse::Error { code, detail } => format!("ERROR {code}: {detail}"),
     };
     ClientError::Unexpected { request, got }
@@ -386,6 +398,7 @@ pub fn request_name(type_byte: u8) -> &'static str {
         admin_type::UNSUBSCRIBE => "UNSUBSCRIBE",
         admin_type::KICK => "KICK",
         admin_type::ROOMS => "ROOMS",
+        admin_type::NODES => "NODES",
         _ => "unknown",
     }
 }

@@ -30,6 +30,7 @@ use slab::Slab;
 
 use crate::admin::config::{AdminConfig, AdminConfigError};
 use crate::admin::metrics::{MetricsPublisher, MetricsServer};
+use crate::admin::nodes::NodesPage;
 use crate::admin::rates::RateMeter;
 use crate::admin::rooms::RoomsPage;
 use crate::admin::service::{AdminAuth, AdminSession, AdminSource};
@@ -85,6 +86,7 @@ pub enum AdminError {
 /// The engine seen through the admin channel's eyes, at one instant.
 struct EngineSource<'a, T> {
     engine: &'a mut Engine<T>,
+    node: &'a str,
     now: Now,
 }
 
@@ -99,6 +101,10 @@ impl<T> AdminSource for EngineSource<'_, T> {
 
     fn rooms(&self, limit: usize) -> RoomsPage {
         RoomsPage::from_summary(self.engine.rooms_by_size(limit))
+    }
+
+    fn nodes(&self, limit: usize) -> NodesPage {
+        NodesPage::new(self.node, self.engine.cluster_nodes(), limit)
     }
 
     fn kick(&mut self, nick: &str, reason: &str) -> bool {
@@ -141,6 +147,8 @@ pub struct AdminHub {
     next_publish_ms: u64,
     observing: bool,
     read_buf: Vec<u8>,
+    /// This node's name (`--node`).
+    node: String,
 }
 
 impl std::fmt::Debug for AdminHub {
@@ -155,8 +163,13 @@ impl std::fmt::Debug for AdminHub {
 
 impl AdminHub {
     /// Checks `cfg`, binds the admin listener (registered with `registry`)
-    /// and starts the metrics endpoint, as configured.
-    pub fn bind(cfg: &AdminConfig, registry: &Registry) -> Result<AdminHub, AdminError> {
+    /// and starts the metrics endpoint, as configured, for the node named
+    /// `node` (shown in NODES answers and as every metric's `node` label).
+    pub fn bind(
+        cfg: &AdminConfig,
+        node: &str,
+        registry: &Registry,
+    ) -> Result<AdminHub, AdminError> {
         cfg.validate()?;
         let (listener, admin_addr) = match cfg.bind {
             Some(addr) => {
@@ -179,7 +192,7 @@ impl AdminHub {
         let metrics = match cfg.metrics_bind {
             Some(addr) => {
                 let publisher = MetricsPublisher::new();
-                let server = MetricsServer::start(addr, publisher.clone())
+                let server = MetricsServer::start(addr, publisher.clone(), node)
                     .map_err(|source| AdminError::MetricsBind { addr, source })?;
                 tracing::info!(
                     target: "stxchat::admin",
@@ -203,6 +216,7 @@ impl AdminHub {
             next_publish_ms: 0,
             observing: false,
             read_buf: vec![0; 16 * 1024],
+            node: node.to_owned(),
         })
     }
 
@@ -320,6 +334,7 @@ impl AdminHub {
                 &mut self.read_buf,
                 &mut EngineSource {
                     engine: &mut *engine,
+                    node: &self.node,
                     now,
                 },
                 &self.auth,

@@ -6,8 +6,9 @@
 //! skipped if a scrape holds the lock at that instant). A [`MetricsServer`]
 //! (tiny_http, its own threads) renders the latest copy with
 //! `prometheus-client` on each scrape. Every metric is listed in
-//! `docs/ADMIN.md`.
+//! `docs/ADMIN.md`; each carries a `node` label, the server's `--node` name.
 
+use std::borrow::Cow;
 use std::io;
 use std::net::{SocketAddr, TcpListener};
 use std::sync::{Arc, Mutex};
@@ -238,15 +239,19 @@ fn encode_counters(enc: &mut DescriptorEncoder<'_>, p: &Published) -> Result<(),
     Ok(())
 }
 
-/// Renders `counters` and the quiet-room count as Prometheus (OpenMetrics) text.
-pub fn render(counters: &Counters, quiet_rooms: u64) -> String {
+/// Renders `counters` and the quiet-room count of node `node` as
+/// Prometheus (OpenMetrics) text.
+pub fn render(counters: &Counters, quiet_rooms: u64, node: &str) -> String {
     let publisher = MetricsPublisher::new();
     publisher.publish(counters, quiet_rooms);
-    render_registry(&registry(publisher))
+    render_registry(&registry(publisher, node))
 }
 
-fn registry(publisher: MetricsPublisher) -> Registry {
-    let mut reg = Registry::with_prefix("stxchat");
+/// The registry of every metric, each labelled `node="<node>"` so that
+/// the scrapes of a cluster's nodes can be told apart (and summed).
+fn registry(publisher: MetricsPublisher, node: &str) -> Registry {
+    let labels = [(Cow::Borrowed("node"), Cow::Owned(node.to_owned()))];
+    let mut reg = Registry::with_prefix_and_labels("stxchat", labels.into_iter());
     reg.register_collector(Box::new(CountersCollector { publisher }));
     reg
 }
@@ -274,14 +279,19 @@ impl std::fmt::Debug for MetricsServer {
 }
 
 impl MetricsServer {
-    /// Binds `addr` and serves the publisher's counters at [`METRICS_PATH`].
-    pub fn start(addr: SocketAddr, publisher: MetricsPublisher) -> io::Result<MetricsServer> {
+    /// Binds `addr` and serves the publisher's counters at [`METRICS_PATH`],
+    /// every metric labelled with the node's name.
+    pub fn start(
+        addr: SocketAddr,
+        publisher: MetricsPublisher,
+        node: &str,
+    ) -> io::Result<MetricsServer> {
         let listener = TcpListener::bind(addr)?;
         let addr = listener.local_addr()?;
         let server = tiny_http::Server::from_listener(listener, None)
             .map(Arc::new)
             .map_err(io::Error::other)?;
-        let reg = registry(publisher);
+        let reg = registry(publisher, node);
         let srv = Arc::clone(&server);
         let thread = std::thread::Builder::new()
             .name("stxchat-metrics".into())
@@ -396,7 +406,7 @@ mod tests {
 
     #[test]
     fn rendered_text_parses_and_carries_every_counter() {
-        let text = render(&sample(), 2);
+        let text = render(&sample(), 2, "node-a");
         assert!(text.ends_with("# EOF\n"), "{text}");
         assert_every_line_parses(&text);
         let lines = text.lines().map(|l| Ok(l.to_owned()));
@@ -434,6 +444,10 @@ mod tests {
             .filter(|s| s.metric == "stxchat_errors_total")
             .count();
         assert_eq!(codes, ErrorCode::ALL.len());
+        // Every sample carries the node's name.
+        for s in &scrape.samples {
+            assert_eq!(s.labels.get("node"), Some("node-a"), "{}", s.metric);
+        }
         // Every family has its HELP and TYPE.
         for family in ["stxchat_connections", "stxchat_messages", "stxchat_errors"] {
             assert!(text.contains(&format!("# HELP {family} ")), "{family}");
@@ -443,7 +457,7 @@ mod tests {
 
     #[test]
     fn empty_counters_render_zeros() {
-        let text = render(&Counters::default(), 0);
+        let text = render(&Counters::default(), 0, "n");
         let scrape =
             prometheus_parse::Scrape::parse(text.lines().map(|l| Ok(l.to_owned()))).unwrap();
         assert_eq!(value(&scrape, "stxchat_messages_total", None), 0.0);

@@ -1,6 +1,7 @@
 //! The operator channel: the admin wire protocol ([`proto`]), the sans-IO
 //! admin session ([`service`]) and its hook in the server loop ([`hub`]),
-//! the per-second rates ([`rates`]), the room listing ([`rooms`]), a
+//! the per-second rates ([`rates`]), the room listing ([`rooms`]), the
+//! node name and cluster node list ([`nodes`]), a
 //! blocking admin client ([`client`]),
 //! the Prometheus endpoint ([`metrics`]), the operator flags ([`config`]),
 //! and the `stxchat top` screen ([`top`]). Documented in `docs/ADMIN.md`.
@@ -9,6 +10,7 @@ pub mod client;
 pub mod config;
 pub mod hub;
 pub mod metrics;
+pub mod nodes;
 pub mod proto;
 pub mod rates;
 pub mod rooms;

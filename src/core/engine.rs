@@ -165,6 +165,9 @@ pub struct Engine<T> {
     pub(crate) index: [BTreeMap<u64, ConnId>; 3],
     pub(crate) events: Option<Vec<ConnEvent>>,
     pub(crate) started_mono_ms: Option<u64>,
+    /// The cluster's live nodes as the relay last reported them (empty
+    /// standalone), for the operator view.
+    pub(crate) cluster_nodes: Vec<crate::cluster::link::NodeInfo>,
     /// Password checks for the driver's worker pool (see `auth.rs`).
     pub(crate) auth: crate::core::auth::AuthState,
     /// Quiet rooms whose member count changed since their last ROOM
@@ -225,6 +228,7 @@ impl<T> Engine<T> {
             index: Default::default(),
             events: None,
             started_mono_ms: None,
+            cluster_nodes: Vec::new(),
             auth: Default::default(),
             count_dirty: Vec::new(),
             counts_due_ms: None,

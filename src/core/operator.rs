@@ -6,6 +6,7 @@ use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::ops::Bound;
 
+use crate::cluster::link::NodeInfo;
 use crate::codec::ErrorCode;
 use crate::core::engine::{Engine, Now, slot_state};
 use crate::core::observe::{ConnEvent, ConnInfo, ConnState, Counters, RoomInfo, RoomSummary};
@@ -24,6 +25,18 @@ impl<T> Engine<T> {
             .started_mono_ms
             .map_or(0, |s| now.mono_ms.saturating_sub(s));
         c
+    }
+
+    /// Replaces the list of the cluster's live nodes (this one included),
+    /// as the relay reports it (`FromRelay::Peers`); kept for the operator
+    /// view only: the engine's behaviour does not depend on it.
+    pub fn set_cluster_nodes(&mut self, nodes: Vec<NodeInfo>) {
+        self.cluster_nodes = nodes;
+    }
+
+    /// The cluster's live nodes as last reported (empty standalone).
+    pub fn cluster_nodes(&self) -> &[NodeInfo] {
+        &self.cluster_nodes
     }
 
     /// Notes when the server started (for uptime); later calls are ignored.

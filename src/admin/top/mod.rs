@@ -9,6 +9,7 @@
 
 pub mod model;
 pub mod net;
+pub mod nodes_view;
 pub mod rooms_view;
 pub mod view;
 
@@ -21,6 +22,7 @@ use ratatui::crossterm::event::{self, Event as TermEvent};
 use serde::Serialize;
 
 use crate::admin::client::{AdminClient, ClientError, DEFAULT_ADMIN_ADDR, DEFAULT_TIMEOUT};
+use crate::admin::nodes::{MAX_NODES_LIMIT, NodeEntry};
 use crate::admin::proto::{AdminErrorCode, Snapshot};
 use crate::admin::rates::Rates;
 use crate::admin::rooms::MAX_ROOMS_LIMIT;
@@ -79,6 +81,14 @@ pub struct OnceReport {
     /// Whether more rooms exist than listed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rooms_more: Option<bool>,
+    /// The server's node name (`--node`; absent if the server cannot
+    /// answer NODES).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub node: Option<String>,
+    /// The cluster's live nodes, this one included (empty when the server
+    /// runs alone; absent if it cannot answer NODES).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub nodes: Option<Vec<NodeEntry>>,
 }
 
 /// Fetches the one-shot report.
@@ -99,6 +109,11 @@ pub fn fetch_once(
         Err(e) if e.server_code() == Some(AdminErrorCode::UnknownType) => None,
         Err(e) => return Err(e),
     };
+    let nodes = match client.nodes(MAX_NODES_LIMIT) {
+        Ok(page) => Some(page),
+        Err(e) if e.server_code() == Some(AdminErrorCode::UnknownType) => None,
+        Err(e) => return Err(e),
+    };
     Ok(OnceReport {
         server: addr.to_owned(),
         counters,
@@ -110,14 +125,20 @@ pub fn fetch_once(
         quiet_rooms: rooms.as_ref().map(|p| p.quiet_rooms),
         rooms_more: rooms.as_ref().map(|p| p.more),
         rooms: rooms.map(|p| p.entries),
+        node: nodes.as_ref().map(|p| p.node.clone()),
+        nodes: nodes.map(|p| p.entries),
     })
 }
 
 /// The one-shot report as plain text.
 pub fn format_once(r: &OnceReport) -> String {
     let c = &r.counters;
+    let node = r
+        .node
+        .as_deref()
+        .map_or_else(String::new, |n| format!("  node {n}"));
     let mut s = format!(
-        "server {}  uptime {}\nwaiting {}  connected {}  closing {}  rooms {}\n\
+        "server {}{node}  uptime {}\nwaiting {}  connected {}  closing {}  rooms {}\n\
          accepted {}  messages {} ({}/s)  privates {}  slow consumers {}\n",
         r.server,
         view::human_duration(c.uptime_ms),
@@ -151,6 +172,17 @@ pub fn format_once(r: &OnceReport) -> String {
             view::human_bytes(w.bytes_out),
             view::human_bytes(w.queued),
         ));
+    }
+    if let Some(nodes) = r.nodes.as_ref().filter(|n| !n.is_empty()) {
+        s.push_str(&format!("\nNODES ({})\n", nodes.len()));
+        for n in nodes {
+            s.push_str(&format!(
+                "  {:<24} connected {:>10}  applied seq {}\n",
+                n.name,
+                crate::client::format::thousands(u64::from(n.connected)),
+                n.applied
+            ));
+        }
     }
     if let Some(rooms) = &r.rooms {
         s.push_str(&format!(

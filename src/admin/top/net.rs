@@ -1,6 +1,6 @@
 //! The network side of `stxchat top`: a thread that owns the admin
 //! connection, subscribes, pages through both lists, polls the counters
-//! and the largest rooms every second, runs kicks and window refreshes the screen asks for, and
+//! the largest rooms and the cluster's nodes every second, runs kicks and window refreshes the screen asks for, and
 //! forwards everything to the screen in the order the server sent it. It
 //! reconnects after a lost connection.
 
@@ -9,8 +9,10 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crate::admin::client::{AdminClient, ClientError};
+use crate::admin::nodes::NodesPage;
 use crate::admin::proto::{AdminErrorCode, ListPage, MAX_LIST_LIMIT, Snapshot};
 use crate::admin::rooms::RoomsPage;
+use crate::admin::top::nodes_view::NODES_ASKED;
 use crate::admin::top::rooms_view::ROOMS_ASKED;
 use crate::core::observe::{ConnEvent, ConnState};
 
@@ -34,6 +36,8 @@ pub enum Update {
     Rooms(RoomsPage),
     /// The server does not know the ROOMS request (an older server).
     RoomsUnsupported,
+    /// The server's node name and the cluster's nodes.
+    Nodes(NodesPage),
     /// The result of a kick.
     Kicked {
         /// The nick.
@@ -178,6 +182,24 @@ fn poll_rooms(
     }
 }
 
+/// Asks for the node name and the cluster's nodes (unless the server said
+/// it does not know the request: an older server, shown without them);
+/// returns whether to keep asking.
+fn poll_nodes(
+    client: &mut AdminClient,
+    updates: &Sender<Update>,
+    supported: bool,
+) -> Result<bool, End> {
+    if !supported {
+        return Ok(false);
+    }
+    match client.nodes(NODES_ASKED) {
+        Ok(page) => forward(client, updates, Update::Nodes(page)).map(|()| true),
+        Err(e) if e.server_code() == Some(AdminErrorCode::UnknownType) => Ok(false),
+        Err(e) => Err(End::Failed(e)),
+    }
+}
+
 fn session(
     mut client: AdminClient,
     cfg: &NetConfig,
@@ -203,6 +225,7 @@ fn session_inner(
     let snap = client.counters()?;
     forward(client, updates, Update::Snapshot(snap))?;
     let mut rooms_supported = poll_rooms(client, updates, true)?;
+    let mut nodes_supported = poll_nodes(client, updates, true)?;
     for state in [ConnState::Waiting, ConnState::Connected] {
         let mut after_id = 0;
         loop {
@@ -240,6 +263,7 @@ fn session_inner(
             let snap = client.counters()?;
             forward(client, updates, Update::Snapshot(snap))?;
             rooms_supported = poll_rooms(client, updates, rooms_supported)?;
+            nodes_supported = poll_nodes(client, updates, nodes_supported)?;
             next_poll = now + cfg.poll_every;
         }
         let wait = next_poll

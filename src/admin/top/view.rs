@@ -21,6 +21,7 @@ use crate::admin::proto::{MAX_KICK_REASON, MAX_LIST_LIMIT, Snapshot};
 use crate::admin::service::DEFAULT_KICK_REASON;
 use crate::admin::top::model::ConnTable;
 use crate::admin::top::net::{Command, Update};
+use crate::admin::top::nodes_view::{NodesPane, draw_nodes};
 use crate::admin::top::rooms_view::{RoomsPane, draw_rooms};
 use crate::codec::ErrorCode;
 use crate::core::observe::{ConnInfo, ConnState};
@@ -139,6 +140,8 @@ pub struct App {
     pub rooms: RoomsPane,
     /// The body shows the rooms instead of the two connection lists.
     pub show_rooms: bool,
+    /// The node's name and the cluster's nodes.
+    pub nodes: NodesPane,
     views: [ListView; 2],
 }
 
@@ -158,6 +161,7 @@ impl App {
             now_ms: 0,
             rooms: RoomsPane::default(),
             show_rooms: false,
+            nodes: NodesPane::default(),
             views: [ListView::default(); 2],
         }
     }
@@ -184,6 +188,7 @@ impl App {
                 self.rooms.page = Some(page);
                 self.rooms.unsupported = false;
             }
+            Update::Nodes(page) => self.nodes.page = Some(page),
             Update::RoomsUnsupported => {
                 self.rooms.page = None;
                 self.rooms.unsupported = true;
@@ -500,6 +505,11 @@ fn title(app: &App) -> Line<'static> {
             Style::default().add_modifier(Modifier::BOLD),
         ),
         Span::raw(format!("· {} · ", app.server)),
+        Span::raw(
+            app.nodes
+                .node()
+                .map_or_else(String::new, |n| format!("node {n} · ")),
+        ),
         Span::styled(state, Style::default().fg(color)),
         Span::raw(" "),
     ])
@@ -507,13 +517,17 @@ fn title(app: &App) -> Line<'static> {
 
 /// Draws the whole screen (and records how many rows each list shows).
 pub fn draw(frame: &mut Frame<'_>, app: &mut App) {
-    let [header, spark, body, footer] = Layout::vertical([
+    let [header, spark, nodes, body, footer] = Layout::vertical([
         Constraint::Length(6),
         Constraint::Length(5),
+        Constraint::Length(app.nodes.height()),
         Constraint::Min(4),
         Constraint::Length(1),
     ])
     .areas(frame.area());
+    if nodes.height > 0 {
+        draw_nodes(frame, &app.nodes, nodes);
+    }
 
     frame.render_widget(
         Paragraph::new(header_lines(app))

@@ -339,3 +339,43 @@ fn r_shows_the_largest_rooms_and_the_header_counts_quiet_ones() {
     app.apply(Update::RoomsUnsupported);
     assert!(render(&mut app, 120, 30).join("\n").contains("rooms 1"));
 }
+
+#[test]
+fn the_title_names_the_node_and_a_cluster_gets_a_nodes_pane() {
+    use crate::admin::nodes::{NodeEntry, NodesPage};
+    let mut app = app();
+    app.apply(Update::Nodes(NodesPage {
+        node: "alone-7".into(),
+        more: false,
+        entries: vec![],
+    }));
+    let all = render(&mut app, 120, 30).join("\n");
+    assert!(all.contains("node alone-7"), "{all}");
+    assert!(!all.contains("Cluster:"), "{all}");
+    app.apply(Update::Nodes(NodesPage {
+        node: "b".into(),
+        more: false,
+        entries: vec![
+            NodeEntry {
+                id: 1,
+                name: "a".into(),
+                connected: 19_000,
+                applied: 77,
+            },
+            NodeEntry {
+                id: 2,
+                name: "b".into(),
+                connected: 5,
+                applied: 76,
+            },
+        ],
+    }));
+    let lines = render(&mut app, 120, 30);
+    let all = lines.join("\n");
+    assert!(all.contains("node b"), "{all}");
+    assert!(all.contains("Cluster: 2 nodes, 19,005 connected"), "{all}");
+    let a = lines.iter().find(|l| l.contains("19,000")).unwrap();
+    assert!(a.contains("77"), "{a}");
+    // The connection lists are still there below the pane.
+    assert!(all.contains("alice"), "{all}");
+}
