@@ -179,6 +179,10 @@ pub struct Engine<T> {
     pub(crate) pick: Vec<ConnId>,
     /// Gateway settings (`core::gateway`).
     pub(crate) gw: crate::core::gateway::GatewayState,
+    /// Clients without a socket here (cluster mode; empty standalone).
+    pub(crate) remotes: crate::core::replica::RemoteTable,
+    /// Cluster mode (`core::cluster`); `None` standalone.
+    pub(crate) cluster: Option<Box<crate::core::cluster::ClusterState>>,
 }
 
 pub(crate) fn state_slot(phase: Phase) -> usize {
@@ -234,6 +238,8 @@ impl<T> Engine<T> {
             counts_due_ms: None,
             pick: Vec::new(),
             gw: Default::default(),
+            remotes: Default::default(),
+            cluster: None,
         })
     }
 
@@ -381,7 +387,7 @@ impl<T> Engine<T> {
             if self.sessions[id].phase == Phase::Closing {
                 break;
             }
-            if self.sessions[id].auth.is_some() {
+            if self.sessions[id].auth.is_some() || self.cluster_waits(id) {
                 self.hold_input(id, input, now);
                 break;
             }
@@ -466,8 +472,12 @@ impl<T> Engine<T> {
                     }
                 }
                 (TimerKind::GatewayPing, _) => self.gw_keepalive(d, now),
+                (TimerKind::Proposal, _) => self.proposal_deadline(d, now),
                 _ => {}
             }
+        }
+        if self.cluster.is_some() {
+            self.cluster_tick();
         }
         self.broadcast_counts(now);
         self.settle(now);
@@ -680,7 +690,12 @@ impl<T> Engine<T> {
         let serial = s.serial;
         self.index[state_slot(was)].remove(&serial);
         self.index[2].insert(serial, id);
-        if was == Phase::Registered {
+        if self.cluster.is_some() {
+            self.forget_wait(id);
+        }
+        if was == Phase::Registered && self.cluster.as_ref().is_some_and(|c| !c.departing) {
+            self.detach(id, left);
+        } else if was == Phase::Registered {
             let memberships = std::mem::take(&mut self.sessions[id].rooms);
             for m in memberships {
                 let quiet = self.rooms.get(m.room()).quiet;
