@@ -246,6 +246,12 @@ impl Relay {
     }
 }
 
+impl Drop for Relay {
+    fn drop(&mut self) {
+        self.stop(Duration::from_secs(2));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -253,18 +259,14 @@ mod tests {
     #[test]
     fn cluster_urls_are_checked() {
         assert_eq!(
-            parse_servers("nats://127.0.0.1:4222, nats://h:1").unwrap().0,
+            parse_servers("nats://127.0.0.1:4222, nats://h:1")
+                .unwrap()
+                .0,
             vec!["nats://127.0.0.1:4222", "nats://h:1"]
         );
         assert!(parse_servers("").is_err());
         assert!(parse_servers("127.0.0.1:4222").is_err());
         assert!(parse_servers("http://x:1").is_err());
         assert!(parse_servers("nats://h:notaport").is_err());
-    }
-}
-
-impl Drop for Relay {
-    fn drop(&mut self) {
-        self.stop(Duration::from_secs(2));
     }
 }

@@ -13,7 +13,7 @@ use std::time::Duration;
 use mio::Waker;
 
 use crate::cluster::link::{FromRelay, ToRelay};
-use crate::cluster::relay::{Relay, RelayConfig, RelayStats};
+use crate::cluster::relay::{Relay, RelayConfig};
 use crate::core::{Engine, Now};
 use crate::server::config::ServerConfig;
 use crate::server::conn::Io;
@@ -114,11 +114,6 @@ impl ClusterLink {
             self.relay.stop(Duration::from_millis(200));
         }
     }
-
-    /// The relay's counters (gaps, losses, ignored input).
-    pub(super) fn stats(&self) -> &Arc<RelayStats> {
-        self.relay.stats()
-    }
 }
 
 impl Server {
@@ -144,7 +139,10 @@ impl Server {
                 FromRelay::Record { seq, record } => engine.on_record(seq, &record, now),
                 FromRelay::Acked { token, seq } => {
                     engine.on_acked(token, seq);
-                    if let Stop::Waiting { token: Some(t), until } = link.stop
+                    if let Stop::Waiting {
+                        token: Some(t),
+                        until,
+                    } = link.stop
                         && t == token
                     {
                         link.stop = Stop::Waiting { token: None, until };
@@ -152,7 +150,10 @@ impl Server {
                 }
                 FromRelay::Refused { token } => {
                     engine.on_refused(token, now);
-                    if let Stop::Waiting { token: Some(t), until } = link.stop
+                    if let Stop::Waiting {
+                        token: Some(t),
+                        until,
+                    } = link.stop
                         && t == token
                     {
                         link.stop = Stop::Waiting { token: None, until };
@@ -175,7 +176,9 @@ impl Server {
                             tracing::error!(target: "stxchat::cluster", seq, error = %e, "a resynchronisation snapshot was refused; keeping the replica");
                         }
                         Err(e) => {
-                            link.fatal = Some(format!("the snapshot from a live node cannot be installed: {e}"));
+                            link.fatal = Some(format!(
+                                "the snapshot from a live node cannot be installed: {e}"
+                            ));
                         }
                     }
                 }
@@ -186,7 +189,11 @@ impl Server {
                     link.snapshot.clear();
                     let seq = engine.snapshot(&mut link.snapshot);
                     let bytes = link.snapshot.clone();
-                    if link.relay.send(ToRelay::Snapshot { reply, seq, bytes }).is_err() {
+                    if link
+                        .relay
+                        .send(ToRelay::Snapshot { reply, seq, bytes })
+                        .is_err()
+                    {
                         tracing::warn!(target: "stxchat::cluster", "relay queue full: a snapshot request goes unanswered (the joiner asks again)");
                     }
                 }
