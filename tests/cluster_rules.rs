@@ -71,6 +71,15 @@ fn rooms_history_members_who_and_whisper_span_the_nodes() {
 
     // WHO answers for a room that has members on the other node only.
     alice.join("only-a");
+    // Once bob has what alice said after her JOIN, B has applied the JOIN
+    // (one order); WHO answers from B's replica.
+    alice.say("lobby", "joined only-a");
+    recv_until(
+        &mut bob,
+        "alice's marker",
+        LONG,
+        |m| matches!(m, Msg::Message { text, .. } if text == "joined only-a"),
+    );
     bob.send(ClientMessage::Who { room: "only-a" });
     let got = bob.sync();
     assert_eq!(member_nicks(&got, "only-a"), ["alice"], "{got:?}");
