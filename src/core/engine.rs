@@ -363,6 +363,14 @@ impl<T> Engine<T> {
     /// Handles every complete frame of `bytes` (already counted as input);
     /// what follows a HELLO whose password is being checked is held.
     pub(crate) fn decode_input(&mut self, id: ConnId, bytes: &[u8], now: Now) {
+        if self.cluster.is_some() && self.cluster_waits(id) {
+            // A proposal of this connection is in flight (for example the
+            // claim of a HELLO whose password was just checked): the rest
+            // waits behind it.
+            self.hold_cluster_input(id, bytes, now);
+            self.settle(now);
+            return;
+        }
         let s = &mut self.sessions[id];
         let mut decoder = std::mem::replace(&mut s.decoder, FrameDecoder::new(1));
         let mut input = bytes;

@@ -177,6 +177,11 @@ fn put_str8(out: &mut Vec<u8>, s: &str) {
     out.extend_from_slice(b);
 }
 
+/// A room's name as rooms are compared (ASCII lower case).
+fn room_key(name: &str) -> Box<str> {
+    NameKey::new(name).map_or_else(|| name.to_ascii_lowercase().into(), |k| k.as_str().into())
+}
+
 /// The seq of a live MESSAGE frame (0 if it is not one).
 fn frame_seq(frame: &[u8]) -> u64 {
     frame
@@ -272,15 +277,29 @@ impl<T> Engine<T> {
         let me = self.cluster.as_ref().map_or(0, |c| c.me);
         let old_applied = self.applied_seq();
         let resync = self.cluster.as_ref().is_some_and(|c| c.ready);
-        // What each local session was in before (for missed MESSAGEs).
-        let mut was_in: HashSet<(ConnId, Box<str>)> = HashSet::new();
+        // What each local session was in before, and who was with it (for
+        // missed MESSAGEs, JOINED and LEFT).
+        let mut was_in: HashMap<(ConnId, Box<str>), Box<str>> = HashMap::new();
+        let mut old_members: HashMap<Box<str>, HashMap<String, Box<str>>> = HashMap::new();
+        for (_, room) in self.rooms.iter() {
+            if room.members.is_empty() {
+                continue;
+            }
+            let nicks = room
+                .members
+                .iter()
+                .map(|&m| self.sessions[m].nick.as_deref().unwrap_or(""))
+                .chain(room.remote.iter().map(|&r| self.remotes.nick(r)))
+                .map(|n| (n.to_ascii_lowercase(), Box::<str>::from(n)))
+                .collect();
+            old_members.insert(room_key(&room.name), nicks);
+        }
         let locals: Vec<ConnId> = self.index[1].values().copied().collect();
         for &id in &locals {
             let memberships = std::mem::take(&mut self.sessions[id].rooms);
             for m in memberships {
-                if let Some(key) = NameKey::new(&self.rooms.get(m.room()).name) {
-                    was_in.insert((id, key.as_str().into()));
-                }
+                let name = &self.rooms.get(m.room()).name;
+                was_in.insert((id, room_key(name)), name.clone());
             }
             if let Some(nick) = self.sessions[id].nick.as_deref() {
                 self.nicks.remove(nick, id);
@@ -341,9 +360,7 @@ impl<T> Engine<T> {
                             room: rid as u32,
                             pos: pos as u32,
                         });
-                        let key: Box<str> = NameKey::new(room.name)
-                            .map_or_else(|| room.name.into(), |k| k.as_str().into());
-                        if was_in.contains(&(id, key)) {
+                        if was_in.remove(&(id, room_key(room.name))).is_some() {
                             newly.push(id);
                         }
                     }
@@ -399,7 +416,8 @@ impl<T> Engine<T> {
         }
         // MESSAGEs the members missed, from history, in order.
         let mut recovered = 0u64;
-        for (rid, members) in missed {
+        for (rid, members) in &missed {
+            let (rid, members) = (*rid, members);
             let frames: Vec<Vec<u8>> = self
                 .rooms
                 .get(rid)
@@ -413,13 +431,79 @@ impl<T> Engine<T> {
                     sessions, outbox, ..
                 } = self;
                 outbox.produced += f.len() as u64;
-                for &id in &members {
+                for &id in members {
                     outbox.deliver(&mut sessions[id], id, &f, 1);
                 }
             }
         }
         if let Some(c) = self.cluster.as_mut() {
             c.stats.recovered += recovered;
+        }
+        let kept = missed;
+        // Presence they missed: LEFT (reason quit) for members gone, JOINED
+        // for members new, in the rooms that are not quiet.
+        for (rid, members) in kept {
+            let room = self.rooms.get(rid);
+            if room.quiet {
+                continue;
+            }
+            let Some(old) = old_members.get(&room_key(&room.name)) else {
+                continue;
+            };
+            let now_in: HashMap<String, Box<str>> = room
+                .members
+                .iter()
+                .map(|&m| self.sessions[m].nick.as_deref().unwrap_or(""))
+                .chain(room.remote.iter().map(|&r| self.remotes.nick(r)))
+                .map(|n| (n.to_ascii_lowercase(), Box::<str>::from(n)))
+                .collect();
+            let mut frames = Vec::new();
+            let mut count = 0u64;
+            for (k, nick) in old {
+                if !now_in.contains_key(k) {
+                    count += 1;
+                    let _ = crate::codec::ServerMessage::Left {
+                        room: &room.name,
+                        nick,
+                        reason: crate::codec::LeftReason::Quit.as_u8(),
+                    }
+                    .encode(&mut frames, self.cfg.max_payload);
+                }
+            }
+            for (k, nick) in &now_in {
+                if !old.contains_key(k) {
+                    count += 1;
+                    let _ = crate::codec::ServerMessage::Joined {
+                        room: &room.name,
+                        nick,
+                    }
+                    .encode(&mut frames, self.cfg.max_payload);
+                }
+            }
+            if frames.is_empty() {
+                continue;
+            }
+            let Engine {
+                sessions, outbox, ..
+            } = self;
+            outbox.produced += frames.len() as u64;
+            for &id in &members {
+                outbox.deliver(&mut sessions[id], id, &frames, count);
+            }
+        }
+        // Rooms a local member was in and is not any more: its own LEFT.
+        for ((id, _), name) in was_in {
+            let Some(nick) = self.sessions[id].nick.as_deref() else {
+                continue;
+            };
+            self.scratch.clear();
+            let _ = crate::codec::ServerMessage::Left {
+                room: &name,
+                nick,
+                reason: crate::codec::LeftReason::Parted.as_u8(),
+            }
+            .encode(&mut self.scratch, self.cfg.max_payload);
+            self.send_scratch(id, 1);
         }
         // Local sessions the cluster does not know: closed (they are in no
         // room, so nothing is proposed for them).

@@ -186,12 +186,16 @@ fn a_resync_delivers_missed_messages_in_order_before_later_frames() {
     let mut c = Cluster::new(2, cfg());
     let a = c.hello(0, "a", 2);
     let b = c.hello(1, "b", 2);
+    let gone = c.hello(0, "gone", 2);
     c.send(0, a, say("lobby", "seen"));
     c.pump();
     c.recv(0, a);
     assert_eq!(messages(&c.recv(1, b)).len(), 1);
     // Node 1 loses its place: records it never receives.
     c.cut[1] = true;
+    c.send(0, gone, ClientMessage::Bye);
+    let newc = c.hello(0, "newc", 2);
+    c.recv(0, newc);
     c.send(0, a, say("lobby", "missed 1"));
     c.send(0, a, say("lobby", "missed 2"));
     c.pump();
@@ -208,9 +212,22 @@ fn a_resync_delivers_missed_messages_in_order_before_later_frames() {
     c.cut[1] = false;
     c.send(0, a, say("lobby", "later"));
     c.pump();
-    let got = messages(&c.recv(1, b));
+    let all = c.recv(1, b);
+    let got = messages(&all);
     let texts: Vec<&str> = got.iter().map(|m| m.2.as_str()).collect();
     assert_eq!(texts, vec!["missed 1", "missed 2", "missed 3", "later"]);
+    // The presence it missed, before any later frame of the room.
+    let later = all
+        .iter()
+        .position(|g| matches!(g, Got::Message { text, .. } if text == "later"));
+    let left = all
+        .iter()
+        .position(|g| *g == Got::Left("lobby".into(), "gone".into(), 1));
+    let joined = all
+        .iter()
+        .position(|g| *g == Got::Joined("lobby".into(), "newc".into()));
+    assert!(left.is_some() && joined.is_some(), "{all:?}");
+    assert!(left < later && joined < later, "{all:?}");
     assert_eq!(got[..3], sent[..]);
     let stats = c.nodes[1].e.cluster_stats().unwrap().clone();
     assert_eq!(
@@ -288,4 +305,81 @@ fn gateway_requests_are_refused_in_a_cluster() {
         .expect("encodes");
     c.nodes[0].e.on_input(g, &frame, now);
     assert_eq!(c.recv(0, g), vec![Got::Error(21)]);
+}
+
+#[test]
+fn a_password_checked_hello_claims_its_nick_and_later_frames_wait_behind_it() {
+    use crate::accounts::{UserDb, VerifyJob, cheap_params, hash_password, verify_password};
+    use crate::core::VerifyOutcome;
+    let phc = hash_password("alice-pw", &cheap_params()).unwrap();
+    let config = crate::core::config::CoreConfig {
+        users: Some(std::sync::Arc::new(
+            UserDb::parse(&format!("alice:{phc}\n")).unwrap(),
+        )),
+        ..cfg()
+    };
+    let mut c = Cluster::new(2, config);
+    let b = c.hello(1, "bob", 2);
+    c.recv(1, b);
+    let id = c.nodes[0].connect();
+    let mut input = Vec::new();
+    for m in [
+        ClientMessage::Hello {
+            version: 2,
+            nick: "alice",
+            token: "alice-pw",
+        },
+        ClientMessage::Ping { token: 1 },
+        say("lobby", "hi"),
+        ClientMessage::Ping { token: 2 },
+    ] {
+        m.encode(&mut input, 4096).unwrap();
+    }
+    let now = c.nodes[0].now;
+    c.nodes[0].e.on_input(id, &input, now);
+    let mut jobs: Vec<VerifyJob> = Vec::new();
+    c.nodes[0].e.take_verify_jobs(&mut jobs);
+    assert_eq!(jobs.len(), 1);
+    for j in &jobs {
+        let ok = verify_password(&j.phc, &j.token);
+        let outcome = if ok {
+            VerifyOutcome::Match
+        } else {
+            VerifyOutcome::Mismatch
+        };
+        c.nodes[0]
+            .e
+            .on_verified(j.id, j.serial, j.peer, outcome, now);
+    }
+    // Claimed, not yet applied: nothing answered, the rest held.
+    assert_eq!(c.recv(0, id), vec![]);
+    assert!(c.nodes[0].e.input_held(id));
+    c.pump();
+    let got = c.recv(0, id);
+    assert!(matches!(got[0], Got::Welcome(_)), "{got:?}");
+    let pongs: Vec<usize> = got
+        .iter()
+        .enumerate()
+        .filter(|(_, g)| matches!(g, Got::Pong(_)))
+        .map(|(i, _)| i)
+        .collect();
+    let msg = got
+        .iter()
+        .position(|g| {
+            matches!(
+                g,
+                Got::Message {
+                    replayed: false,
+                    ..
+                }
+            )
+        })
+        .expect("its MESSAGE");
+    assert_eq!(pongs.len(), 2);
+    assert!(pongs[0] < msg && msg < pongs[1], "in order: {got:?}");
+    assert_eq!(got.last(), Some(&Got::Pong(2)));
+    assert!(
+        c.recv(1, b)
+            .contains(&Got::Joined("lobby".into(), "alice".into()))
+    );
 }
