@@ -2,5 +2,15 @@
 //! NATS JetStream (`docs/CLUSTER.md`). Without `--cluster` none of this runs.
 //!
 //! - [`link`]: the messages between the `mio` loop and the relay thread.
+//! - [`relay`]: the relay thread and the loop's handle on it;
+//!   `relay_task` is its async work (the NATS side).
+//! - Sans-IO pieces the relay uses: [`order`] (stream order from the
+//!   feed), [`liveness`] (heartbeats in, dead peers out), [`chunks`]
+//!   (snapshot transfer).
 
+pub mod chunks;
 pub mod link;
+pub mod liveness;
+pub mod order;
+pub mod relay;
+pub(crate) mod relay_task;

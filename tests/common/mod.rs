@@ -4,6 +4,8 @@
 //! only the flag bits the protocol defines).
 #![allow(dead_code)]
 
+pub mod nats;
+
 use std::collections::VecDeque;
 use std::io::{ErrorKind, Read, Write};
 use std::net::{IpAddr, Shutdown, SocketAddr, TcpStream};
