@@ -191,3 +191,26 @@ fn built_streams_reach_every_event_kind() {
         }
     }
 }
+
+/// The cluster record decoder's fuzz check (`fuzz/src/envelope_check.rs`)
+/// on its committed seeds and fixed crash inputs.
+#[test]
+fn committed_envelope_inputs_pass_the_record_check() {
+    let check = fuzz_support::envelope_check::check_record;
+    let seeds = files(&fuzz_dir().join("corpus").join("envelope_decode"), "seed-");
+    assert_eq!(seeds.len(), 7, "one seed per record kind");
+    replay(check, &seeds);
+    replay(
+        check,
+        &files(&fuzz_dir().join("regressions").join("envelope_decode"), ""),
+    );
+    for data in [
+        &b""[..],
+        b"STXR",
+        b"STXR\x01",
+        b"STXR\x01\x04",
+        b"junk junk junk",
+    ] {
+        check(data);
+    }
+}

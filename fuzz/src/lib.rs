@@ -6,6 +6,7 @@
 //! input through exactly the checks the fuzzer runs. Modules refer to each
 //! other with `super::` so they work in both places.
 
+pub mod envelope_check;
 pub mod frame_check;
 pub mod frame_input;
 pub mod message_check;

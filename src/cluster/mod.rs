@@ -2,6 +2,7 @@
 //! NATS JetStream (`docs/CLUSTER.md`). Without `--cluster` none of this runs.
 //!
 //! - [`link`]: the messages between the `mio` loop and the relay thread.
+//! - [`envelope`]: the record format of the cluster's order.
 //! - [`relay`]: the relay thread and the loop's handle on it;
 //!   `relay_task` is its async work (the NATS side).
 //! - Sans-IO pieces the relay uses: [`order`] (stream order from the
@@ -9,6 +10,7 @@
 //!   (snapshot transfer).
 
 pub mod chunks;
+pub mod envelope;
 pub mod link;
 pub mod liveness;
 pub mod order;

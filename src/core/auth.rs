@@ -181,13 +181,15 @@ impl<T> Engine<T> {
         self.sessions
             .get(id)
             .is_some_and(|s| s.auth.is_some() && s.phase == Phase::Pending)
+            || self.cluster_waits(id)
     }
 
     /// Keeps `bytes` of `id`'s input for after its password check; false if
     /// no check is pending (handle them now).
     pub(crate) fn hold_input(&mut self, id: ConnId, bytes: &[u8], now: Now) -> bool {
         let Some(w) = self.sessions[id].auth.as_mut() else {
-            return false;
+            // A proposal in flight holds input the same way (`cluster.rs`).
+            return self.cluster.is_some() && self.hold_cluster_input(id, bytes, now);
         };
         if w.held.len() + bytes.len() > MAX_HELD {
             self.fail(
@@ -200,6 +202,11 @@ impl<T> Engine<T> {
         }
         w.held.extend_from_slice(bytes);
         true
+    }
+
+    /// Names `id` among the connections to read again.
+    pub(crate) fn auth_resumed(&mut self, id: ConnId) {
+        self.auth.resumed.push(id);
     }
 
     /// Moves the password checks to run into `into` (for the worker pool).

@@ -179,6 +179,10 @@ pub struct Engine<T> {
     pub(crate) pick: Vec<ConnId>,
     /// Gateway settings (`core::gateway`).
     pub(crate) gw: crate::core::gateway::GatewayState,
+    /// Clients without a socket here (cluster mode; empty standalone).
+    pub(crate) remotes: crate::core::replica::RemoteTable,
+    /// Cluster mode (`core::cluster`); `None` standalone.
+    pub(crate) cluster: Option<Box<crate::core::cluster::ClusterState>>,
 }
 
 pub(crate) fn state_slot(phase: Phase) -> usize {
@@ -234,6 +238,8 @@ impl<T> Engine<T> {
             counts_due_ms: None,
             pick: Vec::new(),
             gw: Default::default(),
+            remotes: Default::default(),
+            cluster: None,
         })
     }
 
@@ -357,6 +363,14 @@ impl<T> Engine<T> {
     /// Handles every complete frame of `bytes` (already counted as input);
     /// what follows a HELLO whose password is being checked is held.
     pub(crate) fn decode_input(&mut self, id: ConnId, bytes: &[u8], now: Now) {
+        if self.cluster.is_some() && self.cluster_waits(id) {
+            // A proposal of this connection is in flight (for example the
+            // claim of a HELLO whose password was just checked): the rest
+            // waits behind it.
+            self.hold_cluster_input(id, bytes, now);
+            self.settle(now);
+            return;
+        }
         let s = &mut self.sessions[id];
         let mut decoder = std::mem::replace(&mut s.decoder, FrameDecoder::new(1));
         let mut input = bytes;
@@ -381,7 +395,7 @@ impl<T> Engine<T> {
             if self.sessions[id].phase == Phase::Closing {
                 break;
             }
-            if self.sessions[id].auth.is_some() {
+            if self.sessions[id].auth.is_some() || self.cluster_waits(id) {
                 self.hold_input(id, input, now);
                 break;
             }
@@ -466,8 +480,12 @@ impl<T> Engine<T> {
                     }
                 }
                 (TimerKind::GatewayPing, _) => self.gw_keepalive(d, now),
+                (TimerKind::Proposal, _) => self.proposal_deadline(d, now),
                 _ => {}
             }
+        }
+        if self.cluster.is_some() {
+            self.cluster_tick();
         }
         self.broadcast_counts(now);
         self.settle(now);
@@ -680,7 +698,12 @@ impl<T> Engine<T> {
         let serial = s.serial;
         self.index[state_slot(was)].remove(&serial);
         self.index[2].insert(serial, id);
-        if was == Phase::Registered {
+        if self.cluster.is_some() {
+            self.forget_wait(id);
+        }
+        if was == Phase::Registered && self.cluster.as_ref().is_some_and(|c| !c.departing) {
+            self.detach(id, left);
+        } else if was == Phase::Registered {
             let memberships = std::mem::take(&mut self.sessions[id].rooms);
             for m in memberships {
                 let quiet = self.rooms.get(m.room()).quiet;

@@ -102,10 +102,22 @@ impl<T> Engine<T> {
             self.error(id, ErrorCode::BadName, "invalid nick", now);
             return;
         }
-        if self.nick_slot(nick).is_some() {
+        if self.nick_slot(nick).is_some() || self.remotes.by_nick(nick).is_some() {
             self.error(id, ErrorCode::NickTaken, "nick in use", now);
             return;
         }
+        if self.cluster.is_some() {
+            // The nick is claimed in the cluster's order (`core::cluster`).
+            let joins = !self.is_gateway(id);
+            self.propose_claim(id, version, nick, joins, now);
+            return;
+        }
+        self.register(id, version, nick, now);
+    }
+
+    /// HELLO passed every check: WELCOME, then the default room (as a JOIN
+    /// would; in a cluster as part of the same record, see `cluster.rs`).
+    pub(crate) fn register(&mut self, id: ConnId, version: u8, nick: &str, now: Now) {
         self.sessions[id].nick = Some(nick.into());
         let sessions = &self.sessions;
         self.nicks
@@ -151,7 +163,11 @@ impl<T> Engine<T> {
         if let Some(room) = self.cfg.default_room.clone()
             && !self.is_gateway(id)
         {
-            self.on_join(id, &room, now);
+            if self.cluster.is_some() {
+                self.join_effect(id, &room, now);
+            } else {
+                self.on_join(id, &room, now);
+            }
         }
     }
 
@@ -162,7 +178,7 @@ impl<T> Engine<T> {
     }
 
     /// The membership of `id` in the room named `name`, if any.
-    fn membership(&self, id: ConnId, name: &str) -> Option<(usize, Membership)> {
+    pub(crate) fn membership(&self, id: ConnId, name: &str) -> Option<(usize, Membership)> {
         self.sessions[id]
             .rooms
             .iter()
@@ -185,13 +201,22 @@ impl<T> Engine<T> {
             self.error(id, ErrorCode::TooManyRooms, "too many rooms", now);
             return;
         }
+        if self.cluster.is_some() {
+            self.propose_room(id, true, name, now);
+            return;
+        }
+        self.join_effect(id, name, now);
+    }
+
+    /// The effect of a JOIN that passed its checks.
+    pub(crate) fn join_effect(&mut self, id: ConnId, name: &str, now: Now) {
         let rid = self.rooms.find_or_create(name);
         let pos = self.rooms.add_member(rid, id);
         self.sessions[id].rooms.push(Membership {
             room: rid as u32,
             pos: pos as u32,
         });
-        if self.join_is_quiet(id, rid) {
+        if self.join_is_quiet(Some(id), rid) {
             self.replay_history(id, rid);
             self.quiet_join(id, rid, now);
             return;
@@ -207,7 +232,7 @@ impl<T> Engine<T> {
         self.fanout_scratch(rid);
     }
 
-    fn replay_history(&mut self, id: ConnId, rid: RoomId) {
+    pub(crate) fn replay_history(&mut self, id: ConnId, rid: RoomId) {
         let Engine {
             sessions,
             rooms,
@@ -224,13 +249,14 @@ impl<T> Engine<T> {
         }
     }
 
-    fn send_members(&mut self, id: ConnId, rid: RoomId) {
+    pub(crate) fn send_members(&mut self, id: ConnId, rid: RoomId) {
         let Engine {
             sessions,
             rooms,
             outbox,
             scratch,
             cfg,
+            remotes,
             ..
         } = self;
         scratch.clear();
@@ -238,7 +264,8 @@ impl<T> Engine<T> {
         let nicks = room
             .members
             .iter()
-            .map(|&m| sessions[m].nick.as_deref().unwrap_or(""));
+            .map(|&m| sessions[m].nick.as_deref().unwrap_or(""))
+            .chain(room.remote.iter().map(|&r| remotes.nick(r)));
         let frames = encode_members(scratch, cfg.max_payload, &room.name, nicks).unwrap_or(0);
         outbox.deliver(&mut sessions[id], id, scratch, frames as u64);
     }
@@ -250,6 +277,16 @@ impl<T> Engine<T> {
             self.error(id, ErrorCode::NotInRoom, "not in that room", now);
             return;
         };
+        if self.cluster.is_some() {
+            self.propose_room(id, false, name, now);
+            return;
+        }
+        self.part_effect(id, i, m, now);
+    }
+
+    /// The effect of a PART that passed its checks (`i`: the membership's
+    /// index in the session's list).
+    pub(crate) fn part_effect(&mut self, id: ConnId, i: usize, m: Membership, now: Now) {
         let quiet = self.rooms.get(m.room()).quiet;
         self.encode_left(id, m.room(), LeftReason::Parted);
         if quiet {
@@ -289,6 +326,10 @@ impl<T> Engine<T> {
             self.error(id, ErrorCode::RateLimited, "rate limited", now);
             return None;
         }
+        if self.cluster.is_some() {
+            // The sequence number is the record's place in the cluster's order.
+            return Some(0);
+        }
         self.seq += 1;
         Some(self.seq)
     }
@@ -312,6 +353,10 @@ impl<T> Engine<T> {
         let Some(seq) = self.accept_chat(id, max_text, text, now) else {
             return;
         };
+        if self.cluster.is_some() {
+            self.propose_chat(id, false, room, text, now);
+            return;
+        }
         self.counters.messages += 1;
         self.scratch.clear();
         let _ = ServerMessage::Message {
@@ -344,6 +389,17 @@ impl<T> Engine<T> {
             return;
         }
         let Some(target) = self.nick_slot(to) else {
+            if let Some(r) = self.remotes.by_nick(to) {
+                let max_text = max_private_text(
+                    self.cfg.max_payload,
+                    self.sessions[id].nick.as_deref().unwrap_or(""),
+                    self.remotes.nick(r),
+                );
+                if self.accept_chat(id, max_text, text, now).is_some() {
+                    self.propose_chat(id, true, to, text, now);
+                }
+                return;
+            }
             self.error(id, ErrorCode::NoSuchNick, "no such nick", now);
             return;
         };
@@ -355,6 +411,10 @@ impl<T> Engine<T> {
         let Some(seq) = self.accept_chat(id, max_text, text, now) else {
             return;
         };
+        if self.cluster.is_some() {
+            self.propose_chat(id, true, to, text, now);
+            return;
+        }
         self.counters.privates += 1;
         self.scratch.clear();
         let _ = ServerMessage::Private {

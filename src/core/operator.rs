@@ -76,7 +76,7 @@ impl<T> Engine<T> {
             if limit == 0 {
                 continue;
             }
-            let key = (room.members.len(), Reverse(id));
+            let key = (room.len(), Reverse(id));
             if top.len() < limit {
                 top.push(Reverse(key));
             } else if top.peek().is_some_and(|Reverse(min)| key > *min) {

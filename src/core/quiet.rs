@@ -19,6 +19,7 @@ use crate::codec::{
     FLAG_PARTIAL, ROOM_QUIET, ServerMessage, encode_members, encode_partial_members,
 };
 use crate::core::engine::{Engine, Now};
+use crate::core::replica::REMOTE_AUTHOR;
 use crate::core::rooms::RoomId;
 use crate::core::session::ConnId;
 
@@ -31,13 +32,14 @@ pub const COUNT_EVERY_MS: u64 = 1_000;
 impl<T> Engine<T> {
     /// Whether a JOIN that made `rid` this size is a quiet-room JOIN, turning
     /// the room quiet first if this JOIN took it above the limit.
-    pub(crate) fn join_is_quiet(&mut self, joiner: ConnId, rid: RoomId) -> bool {
+    /// (`joiner` is `None` for a member of another node of a cluster.)
+    pub(crate) fn join_is_quiet(&mut self, joiner: Option<ConnId>, rid: RoomId) -> bool {
         let limit = self.cfg.presence_limit;
         let room = self.rooms.get_mut(rid);
         if room.quiet {
             return true;
         }
-        if limit == 0 || room.members.len() <= limit {
+        if limit == 0 || room.len() <= limit {
             return false;
         }
         room.quiet = true;
@@ -45,7 +47,7 @@ impl<T> Engine<T> {
         room.announced = room.count();
         // Every other member learns at once, in the room's order.
         self.encode_room(rid);
-        self.fanout_scratch_v2(rid, Some(joiner));
+        self.fanout_scratch_v2(rid, joiner);
         true
     }
 
@@ -71,7 +73,7 @@ impl<T> Engine<T> {
     /// empty): back to normal at L / 2 or fewer, else the count is dirty.
     pub(crate) fn quiet_departure(&mut self, rid: RoomId, now: Now) {
         let room = self.rooms.get(rid);
-        if room.members.len() <= self.cfg.presence_limit / 2 {
+        if room.len() <= self.cfg.presence_limit / 2 {
             self.turn_normal(rid);
         } else {
             self.mark_count_dirty(rid, now);
@@ -120,7 +122,7 @@ impl<T> Engine<T> {
     }
 
     /// Notes that quiet room `rid`'s count changed; arms the timer if idle.
-    fn mark_count_dirty(&mut self, rid: RoomId, now: Now) {
+    pub(crate) fn mark_count_dirty(&mut self, rid: RoomId, now: Now) {
         let room = self.rooms.get_mut(rid);
         if room.count_dirty {
             return;
@@ -139,6 +141,7 @@ impl<T> Engine<T> {
             rooms,
             scratch,
             cfg,
+            remotes,
             ..
         } = self;
         let room = rooms.get_mut(rid);
@@ -148,7 +151,8 @@ impl<T> Engine<T> {
         let nicks = room
             .members
             .iter()
-            .map(|&m| sessions[m].nick.as_deref().unwrap_or(""));
+            .map(|&m| sessions[m].nick.as_deref().unwrap_or(""))
+            .chain(room.remote.iter().map(|&r| remotes.nick(r)));
         let frames = encode_members(scratch, cfg.max_payload, &room.name, nicks).unwrap_or(0);
         let Engine {
             sessions,
@@ -225,6 +229,7 @@ impl<T> Engine<T> {
             scratch,
             cfg,
             pick,
+            remotes,
             ..
         } = self;
         let room = rooms.get(rid);
@@ -233,9 +238,13 @@ impl<T> Engine<T> {
             if pick.len() == PARTIAL_MEMBERS {
                 break;
             }
-            let member = sessions.get(author.id).is_some_and(|s| {
-                s.serial == author.serial && s.rooms.iter().any(|m| m.room() == rid)
-            });
+            let member = if author.id & REMOTE_AUTHOR != 0 {
+                remotes.is_member(author, rid)
+            } else {
+                sessions.get(author.id).is_some_and(|s| {
+                    s.serial == author.serial && s.rooms.iter().any(|m| m.room() == rid)
+                })
+            };
             if member && !pick.contains(&author.id) {
                 pick.push(author.id);
             }
@@ -249,7 +258,8 @@ impl<T> Engine<T> {
         // At most pick.len() members are skipped, so this reads at most
         // 2 x PARTIAL_MEMBERS entries of the member list.
         let chosen = pick.len();
-        for &m in &room.members {
+        let remote = room.remote.iter().map(|&r| r | REMOTE_AUTHOR);
+        for m in room.members.iter().copied().chain(remote) {
             if pick.len() == PARTIAL_MEMBERS {
                 break;
             }
@@ -259,9 +269,13 @@ impl<T> Engine<T> {
         }
         let flags = if sessions[id].v2 { FLAG_PARTIAL } else { 0 };
         scratch.clear();
-        let nicks = pick
-            .iter()
-            .map(|&m| sessions[m].nick.as_deref().unwrap_or(""));
+        let nicks = pick.iter().map(|&m| {
+            if m & REMOTE_AUTHOR != 0 {
+                remotes.nick(m & !REMOTE_AUTHOR)
+            } else {
+                sessions[m].nick.as_deref().unwrap_or("")
+            }
+        });
         let _ = encode_partial_members(
             scratch,
             cfg.max_payload,

@@ -51,7 +51,17 @@ impl<T> Engine<T> {
         self.cfg.rate = new.rate;
         self.cfg.max_connections = new.max_connections;
         self.cfg.max_connections_per_ip = new.max_connections_per_ip;
-        self.cfg.presence_limit = new.presence_limit;
+        // In a cluster every node must turn rooms quiet at the same point of
+        // the order: the presence limit stays as the cluster started.
+        let new_limit = if self.cluster.is_some() {
+            if new.presence_limit != old_limit {
+                tracing::warn!(target: "stxchat::cluster", "presence_limit cannot change on a cluster node; restart the cluster to change it");
+            }
+            old_limit
+        } else {
+            new.presence_limit
+        };
+        self.cfg.presence_limit = new_limit;
         if let (None, Some(limit)) = (old_rate, new.rate) {
             for (_, s) in self.sessions.iter_mut() {
                 s.bucket = Some(Box::new(TokenBucket::full(limit, now.mono_ms)));
@@ -65,12 +75,12 @@ impl<T> Engine<T> {
                 }
             }
         }
-        if old_limit != new.presence_limit {
-            let limit = new.presence_limit;
+        if old_limit != new_limit {
+            let limit = new_limit;
             let back: Vec<RoomId> = self
                 .rooms
                 .iter()
-                .filter(|(_, r)| r.quiet && (limit == 0 || r.members.len() <= limit / 2))
+                .filter(|(_, r)| r.quiet && (limit == 0 || r.len() <= limit / 2))
                 .map(|(id, _)| id)
                 .collect();
             for rid in back {

@@ -32,8 +32,13 @@ struct Entry {
 pub struct Room {
     /// The name as spelt by the JOIN that created it.
     pub name: Box<str>,
-    /// Member connection slots; order is unspecified.
+    /// Member connection slots; order is unspecified. In a cluster these
+    /// are this node's members only (fan-out touches them alone).
     pub members: Vec<usize>,
+    /// Members without a socket here (clients of other nodes, in a
+    /// cluster): slots of the engine's remote-client table. Empty when
+    /// standalone.
+    pub remote: Vec<usize>,
     /// Quiet (PROTOCOL.md section 5.2): presence is summarised by ROOM.
     pub quiet: bool,
     /// Quiet and its count changed since the last ROOM broadcast was
@@ -80,7 +85,31 @@ impl Room {
 
     /// The member count as ROOM carries it.
     pub fn count(&self) -> u32 {
-        u32::try_from(self.members.len()).unwrap_or(u32::MAX)
+        u32::try_from(self.len()).unwrap_or(u32::MAX)
+    }
+
+    /// Members in all, local and remote.
+    pub fn len(&self) -> usize {
+        self.members.len() + self.remote.len()
+    }
+
+    /// Whether the room has no member at all.
+    pub fn is_empty(&self) -> bool {
+        self.members.is_empty() && self.remote.is_empty()
+    }
+
+    /// The history entries with their authors, oldest first.
+    pub(crate) fn entries(&self) -> impl Iterator<Item = (&[u8], Author)> {
+        self.history.iter().map(|e| (e.frame.as_slice(), e.author))
+    }
+
+    /// Changes the author recorded for every entry by `from` to `to`.
+    pub(crate) fn reassign_author(&mut self, from: Author, to: Author) {
+        for e in &mut self.history {
+            if e.author == from {
+                e.author = to;
+            }
+        }
     }
 }
 
@@ -116,6 +145,7 @@ impl RoomTable {
         let id = self.rooms.insert(Room {
             name: name.into(),
             members: Vec::new(),
+            remote: Vec::new(),
             quiet: false,
             count_dirty: false,
             announced: 0,
@@ -163,9 +193,24 @@ impl RoomTable {
         members.get(pos).copied()
     }
 
+    /// Adds remote member `member`; returns its position in the remote list.
+    pub fn add_remote(&mut self, id: RoomId, member: usize) -> usize {
+        let remote = &mut self.rooms[id].remote;
+        remote.push(member);
+        remote.len() - 1
+    }
+
+    /// Removes the remote member at `pos` (swap-remove); returns the remote
+    /// member that moved into `pos`, if any.
+    pub fn remove_remote(&mut self, id: RoomId, pos: usize) -> Option<usize> {
+        let remote = &mut self.rooms[id].remote;
+        remote.swap_remove(pos);
+        remote.get(pos).copied()
+    }
+
     /// Deletes the room with its history if it has no members; returns whether it did.
     pub fn delete_if_empty(&mut self, id: RoomId) -> bool {
-        if !self.rooms[id].members.is_empty() {
+        if !self.rooms[id].is_empty() {
             return false;
         }
         let room = self.rooms.remove(id);

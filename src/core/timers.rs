@@ -17,6 +17,8 @@ pub enum TimerKind {
     AuthStart,
     /// A gateway session's silence check (the server's keepalive PING).
     GatewayPing,
+    /// A cluster proposal's deadline (ERROR unavailable unless acked).
+    Proposal,
 }
 
 /// One scheduled deadline for connection `id` (valid while its serial matches).

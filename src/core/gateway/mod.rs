@@ -114,6 +114,18 @@ impl<T> Engine<T> {
 
     /// A gateway request from a gateway session (the hook in `on_frame`).
     pub(crate) fn on_gateway_frame(&mut self, id: ConnId, payload: &[u8], now: Now) {
+        if self.cluster.is_some() {
+            // The gateway's extras (renames, kicks, topics, modes) are not
+            // records of the cluster's order: refused rather than letting
+            // one node's replica drift from the others'.
+            self.error(
+                id,
+                ErrorCode::Unavailable,
+                "gateway requests are not available on a cluster",
+                now,
+            );
+            return;
+        }
         let Ok(request) = Request::decode(payload) else {
             self.error(id, ErrorCode::Malformed, "malformed gateway request", now);
             return;
