@@ -14,11 +14,13 @@
 //! - `session`: one connection's state and its read side (registration
 //!   state machine, commands).
 //! - `outbound`: its write side (frames to lines).
+//! - `quiet`: quiet rooms as IRC users see them (counts, transitions).
 
 pub mod caps;
 pub mod line;
 pub mod names;
 pub mod outbound;
+pub mod quiet;
 pub mod reply;
 pub mod session;
 pub mod text;

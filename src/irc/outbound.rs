@@ -7,6 +7,7 @@ use crate::core::gateway::wire::{Reply, TopicInfo, refused, room_modes, who_flag
 use crate::irc::IrcConfig;
 use crate::irc::caps::{self, Caps};
 use crate::irc::names::{channel_of, irc_nick};
+use crate::irc::quiet::end_of_names;
 use crate::irc::reply::{NICK_PLACEHOLDER, line, num, server_time};
 use crate::irc::session::{IrcSession, ctx};
 use crate::irc::text::{irc_action, split_for_irc};
@@ -24,6 +25,8 @@ pub(crate) struct Pending {
     history: Vec<u8>,
     /// Whether the engine's JOINED for ourselves came (the JOIN took effect).
     joined: bool,
+    /// The member count, if the room is quiet (its ROOM summary came).
+    count: Option<u32>,
     /// Batch reference for the history.
     batch: String,
 }
@@ -190,6 +193,7 @@ impl IrcSession {
                     names: Vec::new(),
                     history: Vec::new(),
                     joined: false,
+                    count: None,
                     batch: format!("h{}", self.batches),
                 });
             }
@@ -340,7 +344,7 @@ impl IrcSession {
             ServerMessage::Left { room, nick, reason } => {
                 let src = source(nick, &self.cfg);
                 if self.is_me(nick) {
-                    self.joined.retain(|r| !names_equal(r, room));
+                    self.left_room(room);
                     line(out, None, &src, "PART", &[&channel_of(room)], false);
                     return;
                 }
@@ -363,7 +367,12 @@ impl IrcSession {
                     p.names.extend(nicks.iter().map(str::to_owned));
                 }
             }
-            ServerMessage::Pong { .. } | ServerMessage::Room { .. } => {}
+            ServerMessage::Room {
+                room,
+                flags,
+                members,
+            } => self.on_room_summary(room, flags, members, out),
+            ServerMessage::Pong { .. } => {}
             ServerMessage::Error { code, detail } => self.on_error(code, detail, out),
         }
     }
@@ -730,7 +739,7 @@ impl IrcSession {
                 reason,
             } => {
                 if self.is_me(nick) {
-                    self.joined.retain(|r| !names_equal(r, room));
+                    self.left_room(room);
                 }
                 let src = source(by, &self.cfg);
                 line(
@@ -851,7 +860,7 @@ impl IrcSession {
             }
             Reply::Parted { room, nick, reason } => {
                 if self.is_me(nick) {
-                    self.joined.retain(|r| !names_equal(r, room));
+                    self.left_room(room);
                 }
                 let src = source(nick, &self.cfg);
                 let chan = channel_of(room);
@@ -952,12 +961,14 @@ impl IrcSession {
             };
             self.names_lines(out, symbol, &chan, &p.names, status);
         }
+        let end_text = end_of_names(p.count);
         if p.join {
-            self.numeric(out, num::RPL_ENDOFNAMES, &[&chan, "End of /NAMES list"]);
+            self.numeric(out, num::RPL_ENDOFNAMES, &[&chan, &end_text]);
+            self.joined_quiet_state(room, p.count, out);
         } else {
             let end = self.ctx_arg(1);
             if !end.is_empty() {
-                self.numeric(out, num::RPL_ENDOFNAMES, &[&end, "End of /NAMES list"]);
+                self.numeric(out, num::RPL_ENDOFNAMES, &[&end, &end_text]);
             }
         }
         if p.join && !p.history.is_empty() {
@@ -1025,6 +1036,20 @@ impl IrcSession {
 }
 
 /// Whether a frame's room is the one a pending reply is for.
+impl IrcSession {
+    /// Keeps a quiet room's member count for the pending JOIN or NAMES
+    /// reply of `room`; whether one was pending.
+    pub(crate) fn note_pending_count(&mut self, room: &str, count: Option<u32>) -> bool {
+        match self.pending.as_mut() {
+            Some(p) if room_matches(&self.cfg, p, room) => {
+                p.count = count;
+                true
+            }
+            _ => false,
+        }
+    }
+}
+
 fn room_matches(_cfg: &IrcConfig, p: &Pending, room: &str) -> bool {
     crate::irc::names::room_of(&p.typed).is_some_and(|r| names_equal(&r, room))
 }

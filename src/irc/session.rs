@@ -98,6 +98,8 @@ pub struct IrcSession {
     pub(crate) burst: bool,
     /// Channels (native room names, as spelt) the client is in.
     pub(crate) joined: Vec<String>,
+    /// Joined rooms known to be quiet (`quiet.rs`).
+    pub(crate) quiet: Vec<String>,
     /// Folded nicks whose QUIT was already shown (one per quit, not per room).
     pub(crate) quit_shown: VecDeque<String>,
     /// Reasons of quits announced by QUIT_NOTE, by nick.
@@ -134,6 +136,7 @@ impl IrcSession {
             pending: None,
             burst: false,
             joined: Vec::new(),
+            quiet: Vec::new(),
             quit_shown: VecDeque::new(),
             quit_reasons: VecDeque::new(),
             batches: 0,

@@ -269,8 +269,9 @@ impl<T> Engine<T> {
             g.last_message_unix_ms = now.unix_ms;
         }
         let mut hello = Vec::with_capacity(3 + nick.len() + token.len());
+        // Version 2: the IRC side shows quiet rooms' counts (src/irc/quiet.rs).
         let _ = (ClientMessage::Hello {
-            version: crate::codec::PROTOCOL_VERSION,
+            version: crate::codec::PROTOCOL_V2,
             nick,
             token,
         })

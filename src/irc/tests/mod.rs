@@ -917,3 +917,5 @@ fn chat_port_rules_hold_gateway_frames_are_unknown_there() {
         "not_registered before WELCOME"
     );
 }
+
+mod quiet;
