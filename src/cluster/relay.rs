@@ -54,6 +54,31 @@ impl RelayConfig {
     }
 }
 
+/// The NATS servers of `--cluster`, checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Servers(pub Vec<String>);
+
+/// Reads `nats://HOST:PORT[,nats://HOST:PORT...]` (the value of
+/// `--cluster`): every entry a `nats://` URL NATS's client accepts.
+pub fn parse_servers(s: &str) -> Result<Servers, String> {
+    let mut v = Vec::new();
+    for part in s.split(',').map(str::trim) {
+        if part.is_empty() {
+            continue;
+        }
+        if !part.starts_with("nats://") {
+            return Err(format!("{part:?} is not a nats://HOST:PORT URL"));
+        }
+        part.parse::<async_nats::ServerAddr>()
+            .map_err(|e| format!("{part:?} is not a NATS URL: {e}"))?;
+        v.push(part.to_owned());
+    }
+    if v.is_empty() {
+        return Err("no NATS URL given (nats://HOST:PORT[,nats://HOST:PORT...])".into());
+    }
+    Ok(Servers(v))
+}
+
 /// Counters the relay keeps for the operator view (read with relaxed
 /// loads; each only grows, except `link_up`).
 #[derive(Debug, Default)]
@@ -224,5 +249,24 @@ impl Relay {
 impl Drop for Relay {
     fn drop(&mut self) {
         self.stop(Duration::from_secs(2));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cluster_urls_are_checked() {
+        assert_eq!(
+            parse_servers("nats://127.0.0.1:4222, nats://h:1")
+                .unwrap()
+                .0,
+            vec!["nats://127.0.0.1:4222", "nats://h:1"]
+        );
+        assert!(parse_servers("").is_err());
+        assert!(parse_servers("127.0.0.1:4222").is_err());
+        assert!(parse_servers("http://x:1").is_err());
+        assert!(parse_servers("nats://h:notaport").is_err());
     }
 }

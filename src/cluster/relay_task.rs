@@ -62,6 +62,8 @@ const SNAPSHOT_TRIES: u32 = 3;
 const START_WAIT_MS: u64 = 10_000;
 /// How often the stream's last sequence is checked, ms.
 const TAIL_EVERY_MS: u64 = 1_000;
+/// How often the gap and loss counters are logged (when they changed), ms.
+const REPORT_EVERY_MS: u64 = 10_000;
 /// JetStream requests and publish acks time out after this.
 const JS_TIMEOUT: Duration = Duration::from_secs(2);
 
@@ -129,6 +131,8 @@ pub(crate) async fn run(
         next_tail: now_ms,
         peers_dirty: false,
         start_deadline: 0,
+        next_report: REPORT_EVERY_MS,
+        reported: [0; 4],
     };
     if let Err(msg) = task.serve(subs, rx, ev_rx).await {
         task.out.send(FromRelay::Fatal(msg)).await;
@@ -297,6 +301,9 @@ struct Task {
     peers_dirty: bool,
     /// When waiting for a lower-id starting node gives up.
     start_deadline: u64,
+    /// When the counters are next logged, and what they were then.
+    next_report: u64,
+    reported: [u64; 4],
 }
 
 impl Task {
@@ -637,11 +644,39 @@ impl Task {
             }
             self.fill_gap().await;
         }
+        if now >= self.next_report {
+            self.next_report = now + REPORT_EVERY_MS;
+            self.report();
+        }
         if self.peers_dirty {
             self.peers_dirty = false;
             self.out.send(FromRelay::Peers(self.live.list())).await;
         }
         Ok(())
+    }
+
+    /// Logs the gap, loss and bad-input counters when they changed.
+    fn report(&mut self) {
+        let s = &self.stats;
+        let now = [
+            s.gap_fetched.load(Ordering::Relaxed),
+            s.unrecoverable.load(Ordering::Relaxed),
+            s.resyncs.load(Ordering::Relaxed),
+            s.ignored.load(Ordering::Relaxed),
+        ];
+        if now != self.reported {
+            self.reported = now;
+            tracing::info!(
+                target: "stxchat::cluster",
+                gap_fetched = now[0],
+                unrecoverable = now[1],
+                resyncs = now[2],
+                ignored = now[3],
+                records = s.records.load(Ordering::Relaxed),
+                refused = s.refused.load(Ordering::Relaxed),
+                "relay counters"
+            );
+        }
     }
 
     /// After listening: refuse, take a snapshot, wait, or start fresh.

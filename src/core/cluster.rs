@@ -58,6 +58,49 @@ pub struct ClusterStats {
     pub recovered: u64,
 }
 
+/// Which of an origin's record counters were applied: the highest, and a
+/// bit for each of the [`REPLAY_WINDOW`] below it. A counter above the
+/// highest is new; one in the window is new once; one below it is a replay.
+/// (So records of one node that reach the order slightly out of their
+/// counters' order are still applied, each once.)
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct ReplayWindow {
+    pub(crate) high: u64,
+    /// Bit i: counter `high - i` was applied.
+    pub(crate) seen: u64,
+}
+
+/// How many counters below an origin's highest are told apart.
+pub(crate) const REPLAY_WINDOW: u64 = 64;
+
+impl ReplayWindow {
+    /// Records `counter`; false if it was applied already (a replay) or is
+    /// too old to tell.
+    pub(crate) fn accept(&mut self, counter: u64) -> bool {
+        if counter == 0 {
+            // Counters start at 1.
+            return false;
+        }
+        if counter > self.high {
+            let shift = counter - self.high;
+            self.seen = if shift >= REPLAY_WINDOW {
+                0
+            } else {
+                self.seen << shift
+            };
+            self.seen |= 1;
+            self.high = counter;
+            return true;
+        }
+        let d = self.high - counter;
+        if d >= REPLAY_WINDOW || self.seen & (1 << d) != 0 {
+            return false;
+        }
+        self.seen |= 1 << d;
+        true
+    }
+}
+
 /// A departure that must reach the order even if a publish fails.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Must {
@@ -103,8 +146,8 @@ pub(crate) struct ClusterState {
     /// them from the replica at once (as standalone) instead of proposing.
     pub(crate) departing: bool,
     pub(crate) applied: u64,
-    /// The highest record counter applied per origin (replay detection).
-    pub(crate) last_counter: HashMap<NodeId, u64>,
+    /// The record counters applied per origin (replay detection).
+    pub(crate) last_counter: HashMap<NodeId, ReplayWindow>,
     pub(crate) stats: ClusterStats,
     /// Which kinds of bad record were logged already (each once).
     logged: u16,
@@ -344,13 +387,16 @@ impl<T> Engine<T> {
                 return;
             }
         };
-        let last = c.last_counter.entry(env.origin).or_insert(0);
-        if env.counter <= *last {
+        if !c
+            .last_counter
+            .entry(env.origin)
+            .or_default()
+            .accept(env.counter)
+        {
             c.stats.replayed += 1;
             c.log_once(ERROR_KINDS as u32, "replayed", seq);
             return;
         }
-        *last = env.counter;
         c.stats.applied += 1;
         let mine = env.origin == c.me;
         self.apply(seq, &env, now);
@@ -659,5 +705,27 @@ impl<T> Engine<T> {
         {
             self.propose_retries();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_replay_window_applies_each_counter_once_even_out_of_order() {
+        let mut w = ReplayWindow::default();
+        assert!(w.accept(1));
+        assert!(!w.accept(1));
+        assert!(w.accept(3));
+        assert!(w.accept(2), "a little out of order is still new");
+        assert!(!w.accept(2));
+        assert!(!w.accept(0));
+        assert!(w.accept(100));
+        assert!(!w.accept(3), "far below the highest: too old to tell");
+        assert!(w.accept(100 - REPLAY_WINDOW + 1));
+        assert!(!w.accept(100 - REPLAY_WINDOW));
+        assert!(w.accept(u64::MAX));
+        assert!(!w.accept(u64::MAX));
     }
 }

@@ -6,7 +6,8 @@
 //!
 //! ```text
 //! magic "STXS", u8 version 1
-//! u32 origins,  then per origin:  u64 node, u64 last record counter
+//! u32 origins,  then per origin:  u64 node, u64 highest record counter,
+//!               u64 the applied bits below it (see `cluster::ReplayWindow`)
 //! u32 clients,  then per client:  u64 node, u64 serial, u8 version, str8 nick
 //! u32 rooms,    then per room:    str8 name, u8 quiet, u32 announced,
 //!               u32 members, that many u32 client indices,
@@ -26,6 +27,7 @@ use std::collections::{HashMap, HashSet};
 
 use crate::codec::{NameKey, PROTOCOL_V2};
 use crate::core::apply::Who;
+use crate::core::cluster::ReplayWindow;
 use crate::core::engine::{Engine, Now};
 use crate::core::replica::{REMOTE_AUTHOR, Remote};
 use crate::core::rooms::Author;
@@ -54,7 +56,7 @@ pub enum SnapshotError {
 
 /// A decoded snapshot, checked whole before anything is changed.
 struct Decoded<'a> {
-    origins: Vec<(u64, u64)>,
+    origins: Vec<(u64, ReplayWindow)>,
     clients: Vec<(u64, u64, u8, &'a str)>,
     rooms: Vec<DecodedRoom<'a>>,
 }
@@ -119,10 +121,13 @@ fn decode(bytes: &[u8]) -> Result<Decoded<'_>, SnapshotError> {
         return Err(SnapshotError::BadHeader);
     }
     let mut r = Reader { rest: &bytes[5..] };
-    let n = r.count(16)?;
+    let n = r.count(24)?;
     let mut origins = Vec::with_capacity(n);
     for _ in 0..n {
-        origins.push((r.u64()?, r.u64()?));
+        let node = r.u64()?;
+        let high = r.u64()?;
+        let seen = r.u64()?;
+        origins.push((node, ReplayWindow { high, seen }));
     }
     let n = r.count(18)?;
     let mut clients = Vec::with_capacity(n);
@@ -200,12 +205,13 @@ impl<T> Engine<T> {
             out.extend_from_slice(&[0; 12]);
             return 0;
         };
-        let mut origins: Vec<(&u64, &u64)> = c.last_counter.iter().collect();
-        origins.sort();
+        let mut origins: Vec<(&u64, &ReplayWindow)> = c.last_counter.iter().collect();
+        origins.sort_by_key(|(node, _)| **node);
         out.extend_from_slice(&(origins.len() as u32).to_be_bytes());
-        for (node, counter) in origins {
+        for (node, w) in origins {
             out.extend_from_slice(&node.to_be_bytes());
-            out.extend_from_slice(&counter.to_be_bytes());
+            out.extend_from_slice(&w.high.to_be_bytes());
+            out.extend_from_slice(&w.seen.to_be_bytes());
         }
         // Clients: local registered sessions, then those without a socket.
         let mut index: HashMap<usize, u32> = HashMap::new();

@@ -383,3 +383,42 @@ fn a_password_checked_hello_claims_its_nick_and_later_frames_wait_behind_it() {
             .contains(&Got::Joined("lobby".into(), "alice".into()))
     );
 }
+
+#[test]
+fn an_operator_kick_is_a_departure_seen_on_every_node() {
+    let mut c = Cluster::new(2, cfg());
+    let w = c.hello(1, "w", 2);
+    let k = c.hello(0, "k", 2);
+    c.recv(0, k);
+    c.recv(1, w);
+    let now = c.nodes[0].now;
+    assert!(c.nodes[0].e.kick("K", "bye", now));
+    assert_eq!(c.recv(0, k), vec![Got::Error(20)]);
+    c.pump();
+    assert_eq!(c.recv(1, w), vec![Got::Left("lobby".into(), "k".into(), 6)]);
+    assert_same_replicas(&c);
+}
+
+#[test]
+fn a_node_declared_dead_while_alive_closes_its_clients_and_stays_consistent() {
+    let mut c = Cluster::new(2, cfg());
+    let a = c.hello(0, "a", 2);
+    let b = c.hello(1, "b", 2);
+    c.recv(0, a);
+    c.recv(1, b);
+    // Node 1 thinks node 0 died; node 0 applies its own departure too.
+    let now = c.nodes[1].now;
+    c.nodes[1]
+        .e
+        .on_peer_dead(crate::core::tests_cluster::node_id(0), now);
+    c.pump();
+    assert_eq!(c.recv(1, b), vec![Got::Left("lobby".into(), "a".into(), 2)]);
+    assert_eq!(c.recv(0, a), vec![Got::Error(21)]);
+    assert!(c.nodes[0].closes().contains(&a));
+    assert_same_replicas(&c);
+    // Node 0 goes on serving new clients.
+    let a2 = c.hello(0, "a", 2);
+    assert!(matches!(c.recv(0, a2).first(), Some(Got::Welcome(_))));
+    assert_eq!(c.recv(1, b), vec![Got::Joined("lobby".into(), "a".into())]);
+    assert_same_replicas(&c);
+}

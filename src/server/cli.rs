@@ -38,6 +38,13 @@ pub struct ServerArgs {
     #[arg(long, env = "STXCHAT_NODE", value_name = "NAME",
           value_parser = crate::server::node_name::parse)]
     pub node: Option<String>,
+    /// Join (or form) the cluster served by these NATS servers (with
+    /// JetStream): `nats://HOST:PORT[,nats://HOST:PORT...]`. Every node
+    /// must have the same limits, history, presence limit and password
+    /// (docs/CLUSTER.md). Default: standalone.
+    #[arg(long, env = "STXCHAT_CLUSTER", value_name = "URLS",
+          value_parser = crate::cluster::relay::parse_servers)]
+    pub cluster: Option<crate::cluster::relay::Servers>,
     /// Server name announced in WELCOME.
     #[arg(long, env = "STXCHAT_NAME", default_value = "stxchat")]
     pub name: String,
@@ -318,6 +325,7 @@ impl ServerArgs {
                 .node
                 .clone()
                 .unwrap_or_else(crate::server::node_name::default_name),
+            cluster: self.cluster.clone().map(|c| c.0).unwrap_or_default(),
             ..ServerConfig::default()
         }
     }
@@ -378,6 +386,15 @@ pub fn run(argv: Vec<OsString>) -> ExitCode {
     log_settings(server.config());
     match server.run() {
         Ok(()) => ExitCode::SUCCESS,
+        Err(e)
+            if e.get_ref()
+                .is_some_and(|r| r.is::<crate::server::driver::ClusterRefused>()) =>
+        {
+            // The cluster cannot be joined (settings differ, NATS
+            // unreachable): a settings problem, exit 2.
+            eprintln!("stxchat server: {e}");
+            ExitCode::from(2)
+        }
         Err(e) => {
             eprintln!("stxchat server: {e}");
             ExitCode::FAILURE
@@ -401,11 +418,12 @@ fn log_settings(cfg: &ServerConfig) {
     let c = &cfg.core;
     tracing::info!(
         target: "stxchat::server",
-        "settings: node={:?} bind={} name={:?} max_connections={} max_connections_per_ip={} max_payload={} \
+        "settings: node={:?} cluster={:?} bind={} name={:?} max_connections={} max_connections_per_ip={} max_payload={} \
          handshake_timeout={}ms keepalive={}s history={} default_room={:?} max_rooms_per_client={} \
          presence_limit={} max_outbuf={} rate={} password={} users={} registered_only={} \
          stats_interval={:?} web={}",
         cfg.node,
+        cfg.cluster.join(","),
         cfg.bind,
         c.server_name,
         c.max_connections,

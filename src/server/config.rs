@@ -48,6 +48,9 @@ pub struct ServerConfig {
     /// logs, the admin channel, `stxchat top` and every metric's `node`
     /// label; the cluster's heartbeats carry it.
     pub node: String,
+    /// The NATS servers of the cluster this node joins (`--cluster`,
+    /// docs/CLUSTER.md); empty: standalone, no relay thread, no NATS.
+    pub cluster: Vec<String>,
 }
 
 /// The IRC gateway's settings (docs/IRC.md).
@@ -80,6 +83,7 @@ impl Default for ServerConfig {
             auth_queue: 256,
             irc: None,
             node: crate::server::node_name::default_name(),
+            cluster: Vec::new(),
         }
     }
 }

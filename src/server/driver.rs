@@ -35,7 +35,10 @@ use crate::server::stats::StatsLog;
 use crate::server::transport::{ReadOutcome, Transport, TransportError};
 use crate::web::{Service, Upgraded, WebListener};
 
+mod cluster_glue;
 mod reload_apply;
+
+pub use cluster_glue::ClusterRefused;
 
 const WAKER: Token = Token(usize::MAX - 2);
 const SIGNALS: Token = Token(usize::MAX - 3);
@@ -160,6 +163,8 @@ pub struct Server {
     /// The connection limit derived from the open-files limit at start
     /// (used again when a reload leaves `--max-connections` unset).
     auto_capacity: usize,
+    /// Cluster mode (`--cluster`): the relay thread and its queues.
+    cluster: Option<cluster_glue::ClusterLink>,
 }
 
 impl std::fmt::Debug for Server {
@@ -255,7 +260,13 @@ impl Server {
             Some(_) => Some(start_verify_pool(&cfg, &waker)?),
             None => None,
         };
+        let cluster = if cfg.cluster.is_empty() {
+            None
+        } else {
+            Some(cluster_glue::ClusterLink::start(&cfg, &mut engine, &waker)?)
+        };
         Ok(Server {
+            cluster,
             poll,
             listeners,
             local_addr,
@@ -421,6 +432,12 @@ impl Server {
                     }
                 }
             }
+            // Relay messages next: records applied before this turn's
+            // accepts (clients are accepted once the replica is in place).
+            self.cluster_turn(now);
+            if let Some(refused) = self.cluster_fatal() {
+                return Err(io::Error::other(refused));
+            }
             if shutdown_deadline.is_none() {
                 self.accept_all(now);
                 self.web_turn(now);
@@ -433,6 +450,8 @@ impl Server {
             self.closing_deadlines(now);
             self.admin.turn(&mut self.engine, self.poll.registry(), now);
             self.process_output(now);
+            // Closes and deadlines of this turn may have proposed records.
+            self.send_proposals(now);
             if now.mono_ms >= self.trim_at {
                 self.freed_since_release += self.engine.trim_spare_buffers();
                 if self.freed_since_release >= RELEASE_AFTER_BYTES {
@@ -453,18 +472,26 @@ impl Server {
                 if let Some(w) = &mut self.web {
                     w.shutdown(self.poll.registry());
                 }
-                self.engine.shutdown(now);
+                if self.cluster.is_some() {
+                    self.cluster_begin_stop(now);
+                } else {
+                    self.engine.shutdown(now);
+                }
                 self.process_output(now);
                 shutdown_deadline = Some(now.mono_ms + self.cfg.close_flush.as_millis() as u64);
             }
             if let Some(deadline) = shutdown_deadline {
-                if self.engine.is_empty() {
+                let cluster_done = self.cluster_stopped(now);
+                if self.engine.is_empty() && cluster_done {
                     break;
                 }
                 if now.mono_ms >= deadline {
                     let ids = self.engine.conn_ids();
                     for id in ids {
                         self.finish(id, now);
+                    }
+                    if let Some(link) = self.cluster.as_mut() {
+                        link.force_stop();
                     }
                     break;
                 }
@@ -488,6 +515,7 @@ impl Server {
             self.web.as_ref().and_then(|w| w.next_deadline(now.mono_ms)),
             (self.engine.has_spare_buffers() || self.freed_since_release >= RELEASE_AFTER_BYTES)
                 .then_some(self.trim_at),
+            self.cluster_deadline(now),
         ];
         candidates
             .into_iter()
@@ -499,6 +527,11 @@ impl Server {
     /// Accepts from every listener with waiting connections until
     /// `WouldBlock`, pausing briefly when out of descriptors.
     fn accept_all(&mut self, now: Now) {
+        if !self.accepting() {
+            // Cluster mode before the replica is in place: they wait in
+            // the listen backlog (`pending` stays set).
+            return;
+        }
         if let Some(until) = self.accept_paused_until {
             if now.mono_ms < until {
                 return;
@@ -687,6 +720,16 @@ impl Server {
             }
         }
         let Some(pool) = verify else {
+            // Input held for a cluster proposal resumes the same way.
+            engine.take_resumed(resumed);
+            for id in resumed.drain(..) {
+                if let Some(io) = engine.io_mut(id)
+                    && !io.backlogged
+                {
+                    io.backlogged = true;
+                    backlog.push_back(id);
+                }
+            }
             return;
         };
         while let Some(v) = pool.try_recv() {

@@ -4,6 +4,7 @@
 //! only the flag bits the protocol defines).
 #![allow(dead_code)]
 
+pub mod cluster;
 pub mod nats;
 
 use std::collections::VecDeque;
