@@ -101,8 +101,14 @@ impl TlsServer {
         write!(s, "GET /metrics HTTP/1.0\r\n\r\n").unwrap();
         let mut raw = String::new();
         s.read_to_string(&mut raw).unwrap();
+        // `name` may carry one label (`metric{code="timeout"`); every
+        // sample also has a `node` label, in any place among its labels.
+        let (metric, label) = name.split_once('{').unwrap_or((name, ""));
         raw.lines()
-            .find(|l| l.starts_with(name))
+            .find(|l| {
+                l.strip_prefix(metric)
+                    .is_some_and(|rest| rest.starts_with([' ', '{']) && rest.contains(label))
+            })
             .and_then(|l| l.split_whitespace().last())
             .and_then(|v| v.parse().ok())
             .unwrap_or_else(|| panic!("no {name} in {raw}"))
@@ -252,8 +258,10 @@ fn a_silent_or_stalled_tls_handshake_is_closed_by_the_handshake_timeout() {
         .unwrap();
     assert!(closed_by_server(&mut silent));
     assert!(closed_by_server(&mut stalled));
-    let timeouts = srv.counter("stxchat_errors_total{code=\"timeout\"");
-    assert!(timeouts >= 2.0, "{timeouts}");
+    // The metrics endpoint publishes the loop's counters a moment later.
+    wait_until("both timeouts counted", || {
+        srv.counter("stxchat_errors_total{code=\"timeout\"") >= 2.0
+    });
 }
 
 #[test]
