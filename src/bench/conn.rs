@@ -49,6 +49,8 @@ pub struct ConnPlan {
     pub role: Role,
     /// Index into [`RunConfig::rooms`] of the room it joins, if any.
     pub room: Option<u32>,
+    /// Index into [`RunConfig::addrs`] of the server it connects to.
+    pub node: u16,
 }
 
 /// Counts a worker accumulates between two flushes to [`Shared`].
@@ -70,6 +72,8 @@ pub struct Tally {
     pub slow_left: u64,
     /// Probe PONGs.
     pub pongs: u64,
+    /// `connect --probe`: MESSAGEs received in the probe room.
+    pub probes: u64,
     /// JOINED, LEFT and MEMBERS frames received.
     pub presence_frames: u64,
     /// ROOM frames received (version 2 quiet rooms).
@@ -326,7 +330,22 @@ impl Session {
             cx.tally.nonfatal += 1;
             return;
         };
-        if flags & FLAG_REPLAYED != 0 || !self.is_my_room(room, cx.cfg) {
+        if flags & FLAG_REPLAYED != 0 {
+            return;
+        }
+        if self.plan.role == Role::Idle {
+            // `connect --probe`: count the probe room's messages, unstamped.
+            if cx
+                .cfg
+                .probe_room
+                .as_deref()
+                .is_some_and(|p| p.as_bytes().eq_ignore_ascii_case(room))
+            {
+                cx.tally.probes += 1;
+            }
+            return;
+        }
+        if !self.is_my_room(room, cx.cfg) {
             return;
         }
         let Some(stamp) = payload::read_stamp(text) else {

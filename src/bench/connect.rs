@@ -5,6 +5,13 @@
 //! closes every connection at once, waits for the server to go idle
 //! (`--server-pid`: its CPU time stops growing) and reads its memory again,
 //! and does it all again on the same server, R times.
+//!
+//! With `--probe N` one more client says N messages in the probe room
+//! (`--probe-room`, else `--room`, else `lobby`, the server's usual default
+//! room) once everyone is registered, and the report counts how many of
+//! them the idle connections received (each should get all N). Above
+//! `--max-clients-per-process` connections the run is spread over child
+//! processes of this program ([`crate::bench::spread`]).
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
@@ -13,6 +20,7 @@ use std::time::{Duration, Instant};
 use crate::bench::conn::ConnPlan;
 use crate::bench::driver::{CommonOpts, SETUP_CAP, Workers, check_common, split_plans};
 use crate::bench::error::BenchError;
+use crate::bench::nodes::connect_node;
 use crate::bench::procstat::{self, CpuSnapshot};
 use crate::bench::progress::Progress;
 use crate::bench::report::{ConnectReport, RoundReport, si};
@@ -43,7 +51,27 @@ pub struct ConnectOpts {
     pub settle: Duration,
     /// Rounds of connecting everyone and closing them all (1..=[`MAX_ROUNDS`]).
     pub rounds: usize,
+    /// Probe messages said in the probe room once everyone is registered.
+    pub probe: u64,
+    /// The room the probes go to (default: `room`, else [`DEFAULT_PROBE_ROOM`]).
+    pub probe_room: Option<String>,
+    /// Time between two probe messages.
+    pub probe_interval: Duration,
+    /// Most connections one process holds; above it the run is spread over
+    /// child processes (`None`: the open-files limit less [`FD_SPARE`]).
+    pub max_per_process: Option<usize>,
+    /// The program the child processes run (default: this executable).
+    pub child_exe: Option<std::path::PathBuf>,
 }
+
+/// The probe room when neither `--probe-room` nor `--room` is given.
+pub const DEFAULT_PROBE_ROOM: &str = "lobby";
+
+/// Open files a process of the run keeps free besides its connections.
+pub const FD_SPARE: usize = 100;
+
+/// The most probe messages one run says.
+pub const MAX_PROBES: u64 = 10_000;
 
 impl ConnectOpts {
     /// N=15,000, no room, 2 s settle, one round.
@@ -54,7 +82,54 @@ impl ConnectOpts {
             room: None,
             settle: Duration::from_secs(2),
             rounds: 1,
+            probe: 0,
+            probe_room: None,
+            probe_interval: Duration::from_millis(100),
+            max_per_process: None,
+            child_exe: None,
         }
+    }
+
+    /// The room the probes go to.
+    pub fn probe_room(&self) -> &str {
+        self.probe_room
+            .as_deref()
+            .or(self.room.as_deref())
+            .unwrap_or(DEFAULT_PROBE_ROOM)
+    }
+
+    /// Most connections this process may hold.
+    pub fn per_process(&self) -> usize {
+        self.max_per_process
+            .unwrap_or_else(|| (procstat::raise_nofile_limit() as usize).saturating_sub(FD_SPARE))
+            .max(1)
+    }
+
+    /// Checks what does not depend on the network.
+    pub fn check(&self) -> Result<(), BenchError> {
+        if self.connections == 0 {
+            return Err(BenchError::InvalidOption(
+                "connect needs at least one connection".into(),
+            ));
+        }
+        if self.rounds == 0 || self.rounds > MAX_ROUNDS {
+            return Err(BenchError::InvalidOption(format!(
+                "--rounds must be 1..={MAX_ROUNDS}"
+            )));
+        }
+        for r in self.room.iter().chain(self.probe_room.iter()) {
+            if !is_valid_room(r) {
+                return Err(BenchError::InvalidOption(format!(
+                    "{r:?} is not a valid room name"
+                )));
+            }
+        }
+        if self.probe > MAX_PROBES {
+            return Err(BenchError::InvalidOption(format!(
+                "--probe must be 0..={MAX_PROBES}"
+            )));
+        }
+        Ok(())
     }
 }
 
@@ -72,22 +147,9 @@ fn round_nick_base(base: &str, rounds: usize, round: usize) -> String {
 /// Runs `connect` and reports.
 pub fn run_connect(o: &ConnectOpts) -> Result<ConnectReport, BenchError> {
     let c = &o.common;
-    if o.connections == 0 {
-        return Err(BenchError::InvalidOption(
-            "connect needs at least one connection".into(),
-        ));
-    }
-    if o.rounds == 0 || o.rounds > MAX_ROUNDS {
-        return Err(BenchError::InvalidOption(format!(
-            "--rounds must be 1..={MAX_ROUNDS}"
-        )));
-    }
-    if let Some(r) = o.room.as_deref()
-        && !is_valid_room(r)
-    {
-        return Err(BenchError::InvalidOption(format!(
-            "{r:?} is not a valid room name"
-        )));
+    o.check()?;
+    if o.connections > o.per_process() {
+        return crate::bench::spread::run_spread(o);
     }
     let base = c.nick_base();
     check_common(
@@ -115,7 +177,7 @@ pub fn run_connect(o: &ConnectOpts) -> Result<ConnectReport, BenchError> {
     let first = &rounds[0];
     Ok(ConnectReport {
         scenario: "connect",
-        addr: c.addr.to_string(),
+        addr: c.addr_list(),
         server_name,
         threads: c.threads,
         room: o.room.clone(),
@@ -138,9 +200,41 @@ pub fn run_connect(o: &ConnectOpts) -> Result<ConnectReport, BenchError> {
         server_threads: c.server_pid.and_then(|pid| procstat::threads(Some(pid))),
         presence_frames: rounds.iter().map(|r| r.presence_frames).sum(),
         room_frames: rounds.iter().map(|r| r.room_frames).sum(),
+        processes: 1,
+        probe_room: (o.probe > 0).then(|| o.probe_room().to_owned()),
+        probes_sent: first.probes_sent,
+        probe_deliveries: first.probe_deliveries,
+        probe_expected: first.probe_expected,
         rounds,
         first_error,
     })
+}
+
+/// How long saying the probes may take at most (pacing plus echoes).
+pub fn probe_time(o: &ConnectOpts) -> Duration {
+    o.probe_interval
+        .saturating_mul(u32::try_from(o.probe).unwrap_or(u32::MAX))
+        .saturating_add(PROBE_WAIT)
+}
+
+/// Says the probes from one more client on the first address; returns how
+/// many were said and echoed.
+pub fn send_probes(
+    o: &ConnectOpts,
+    nick_base: &str,
+) -> Result<u64, crate::bench::probe::ProbeError> {
+    let c = &o.common;
+    crate::bench::probe::publish_probes(
+        c.addrs[0],
+        &format!("{nick_base}p"),
+        &c.token,
+        c.version,
+        o.probe_room(),
+        o.probe,
+        o.probe_interval,
+        c.handshake_timeout.max(PROBE_WAIT),
+    )
+    .map(|s| s.echoed)
 }
 
 /// What one round found.
@@ -162,12 +256,12 @@ fn run_round(
     progress: &Progress,
 ) -> Result<Round, BenchError> {
     let c = &o.common;
-    let sources = plan_sources(c.addr, o.connections, c.sources);
+    let sources = plan_sources(c.addrs[0], o.connections, c.sources);
     let source_addresses = sources.len();
     let started = Instant::now();
     let cfg = Arc::new(RunConfig {
         kind: Kind::Connect,
-        addr: c.addr,
+        addrs: c.addrs.clone(),
         sources,
         token: c.token.clone(),
         version: c.version,
@@ -181,13 +275,21 @@ fn run_round(
         clients: 0,
         handshake_timeout: c.handshake_timeout,
         concurrency: c.concurrency.div_ceil(c.threads).max(1),
-        hard_deadline: started + SETUP_CAP + o.settle + PROBE_WAIT + Duration::from_secs(30),
+        probe_room: (o.probe > 0).then(|| o.probe_room().to_owned()),
+        hard_deadline: started
+            + SETUP_CAP
+            + o.settle
+            + probe_time(o)
+            + PROBE_WAIT
+            + Duration::from_secs(30),
     });
     let room = o.room.as_ref().map(|_| 0u32);
+    let nodes = c.addrs.len();
     let plans = (0..o.connections).map(|i| ConnPlan {
         id: i as u32,
         role: Role::Idle,
         room,
+        node: connect_node(i, nodes),
     });
     let plans = split_plans(plans, c.threads, |p| p.id as usize);
     let server_pid = c.server_pid;
@@ -227,12 +329,30 @@ fn run_round(
     std::thread::sleep(o.settle);
     let rss_after = server_pid.and_then(|pid| procstat::rss_kb(Some(pid)));
 
+    let mut probe_error = None;
+    let probes_sent = if o.probe > 0 {
+        progress.set(format!("{label}saying {} probe messages", o.probe));
+        match send_probes(o, nick_base) {
+            Ok(sent) => sent,
+            Err(e) => {
+                probe_error = Some(e.to_string());
+                0
+            }
+        }
+    } else {
+        0
+    };
+    let probe_expected = registered * probes_sent;
     sh.set_phase(phase::PROBE);
     workers.wait_until(Instant::now() + PROBE_WAIT, |sh| {
         let pongs = sh.pongs.load(Relaxed);
-        progress.set(format!("{label}probing  {pongs}/{registered} answered"));
-        pongs + sh.dropped_all() >= registered
+        let probes = sh.probes.load(Relaxed);
+        progress.set(format!(
+            "{label}probing  {pongs}/{registered} answered  {probes}/{probe_expected} probe deliveries"
+        ));
+        pongs + sh.dropped_all() >= registered && probes >= probe_expected
     });
+    let probe_deliveries = sh.probes.load(Relaxed);
     let alive_at_end = sh.pongs.load(Relaxed);
     let dropped = sh.dropped_all();
     progress.set(format!("{label}closing {registered} connections at once"));
@@ -266,9 +386,12 @@ fn run_round(
             presence_frames: sh.presence_frames.load(Relaxed),
             room_frames: sh.room_frames.load(Relaxed),
             cpu,
+            probes_sent,
+            probe_deliveries,
+            probe_expected,
         },
         server_name: sh.server.get().map(|i| i.name.clone()),
-        first_error: sh.first_error(),
+        first_error: probe_error.or_else(|| sh.first_error()),
         source_addresses,
     })
 }

@@ -26,8 +26,9 @@ const FD_MARGIN: usize = 64;
 /// Options every scenario shares.
 #[derive(Debug, Clone)]
 pub struct CommonOpts {
-    /// The server.
-    pub addr: SocketAddr,
+    /// The servers: one, or several nodes of a cluster (connections are
+    /// spread over them, see [`crate::bench::nodes`]). Never empty.
+    pub addrs: Vec<SocketAddr>,
     /// HELLO token (empty if the server has no password).
     pub token: String,
     /// Protocol version said in HELLO (2; 1 to compare with version 1).
@@ -51,8 +52,13 @@ pub struct CommonOpts {
 impl CommonOpts {
     /// Defaults: one thread per core, 64 handshakes in flight, 15 s handshake timeout.
     pub fn new(addr: SocketAddr) -> Self {
+        CommonOpts::with_addrs(vec![addr])
+    }
+
+    /// The same defaults against several servers (`addrs` must not be empty).
+    pub fn with_addrs(addrs: Vec<SocketAddr>) -> Self {
         CommonOpts {
-            addr,
+            addrs,
             token: String::new(),
             version: PROTOCOL_V2,
             nick_prefix: "sb".to_string(),
@@ -63,6 +69,12 @@ impl CommonOpts {
             sources: 0,
             progress: false,
         }
+    }
+
+    /// The servers as the report shows them: `A` or `A,B,...`.
+    pub fn addr_list(&self) -> String {
+        let list: Vec<String> = self.addrs.iter().map(ToString::to_string).collect();
+        list.join(",")
     }
 
     /// The nick base of this run: prefix plus a 4-hex-digit run id.
@@ -94,6 +106,9 @@ pub fn resolve(addr: &str) -> Result<SocketAddr, BenchError> {
 
 /// Checks the common options and that the nick of the highest connection id is valid.
 pub fn check_common(c: &CommonOpts, nick_base: &str, connections: usize) -> Result<(), BenchError> {
+    if c.addrs.is_empty() || c.addrs.len() > usize::from(u16::MAX) {
+        return Err(BenchError::InvalidOption("give 1..=65535 --addr".into()));
+    }
     if c.threads == 0 || c.threads > 256 {
         return Err(BenchError::InvalidOption(
             "--threads must be 1..=256".into(),
@@ -262,6 +277,7 @@ mod tests {
             id,
             role: Role::Idle,
             room: None,
+            node: 0,
         });
         let split = split_plans(plans, 3, |p| p.id as usize);
         assert_eq!(split.iter().map(Vec::len).collect::<Vec<_>>(), [4, 3, 3]);

@@ -10,7 +10,12 @@
 //!   server's default room); connect+register rate and the server's RSS per
 //!   connection, optionally over several rounds of connecting and leaving
 //!   (`--rounds`) with the time the server takes to settle after everyone
-//!   leaves at once.
+//!   leaves at once, optionally probed with messages every connection must
+//!   receive (`--probe`); above one process's open-files limit spread over
+//!   child processes ([`spread`]).
+//!
+//! `--addr` may be given several times (the nodes of a cluster): see
+//! [`nodes`] for how each scenario spreads its connections over them.
 //!
 //! Connections speak protocol version 2 (`--protocol 1` for version 1), and
 //! every report counts the presence frames (JOINED, LEFT, MEMBERS) and the
@@ -25,12 +30,15 @@ pub mod conn;
 pub mod connect;
 pub mod driver;
 pub mod error;
+pub mod nodes;
 pub mod payload;
+pub mod probe;
 pub mod procstat;
 pub mod progress;
 pub mod report;
 pub mod shared;
 pub mod sources;
+pub mod spread;
 pub mod traffic;
 pub mod worker;
 
@@ -76,9 +84,13 @@ pub struct BenchArgs {
 /// The options of `stxchat bench`.
 #[derive(clap::Args, Debug, Clone)]
 pub struct BenchOptions {
-    /// Server address HOST:PORT.
-    #[arg(long, default_value = "127.0.0.1:7878")]
-    pub addr: String,
+    /// Server address HOST:PORT. Give it several times for the nodes of a
+    /// cluster: connections are spread over them round-robin; fanout puts
+    /// its publishers on the first half of the addresses and its members on
+    /// the other half (with two: publishers on the first, members on the
+    /// second); rooms spreads each room's clients over all of them.
+    #[arg(long, default_value = "127.0.0.1:7878", action = clap::ArgAction::Append)]
+    pub addr: Vec<String>,
     /// fanout: members that only read (S).
     #[arg(short = 's', long, default_value_t = 100)]
     pub members: usize,
@@ -166,6 +178,31 @@ pub struct BenchOptions {
     /// one per 10,000 connections to a loopback server).
     #[arg(long, default_value_t = 0)]
     pub sources: usize,
+    /// connect: once everyone is registered, one more client says this many
+    /// messages in the probe room; the report counts how many each idle
+    /// connection received (all of them, or the run is incomplete).
+    #[arg(long, default_value_t = 0)]
+    pub probe: u64,
+    /// connect: the room of the probes (default: --room, else lobby, the
+    /// server's usual default room, where idle connections sit).
+    #[arg(long)]
+    pub probe_room: Option<String>,
+    /// connect: seconds between two probe messages.
+    #[arg(long, default_value_t = 0.1)]
+    pub probe_interval: f64,
+    /// connect: most connections one process holds (default: its open-files
+    /// limit less 100). Above it the run starts child processes of this
+    /// program, each holding a share, and merges their figures, so one
+    /// command can hold 100,000 connections.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_clients_per_process: Option<u64>,
+    /// Internal: this process is a child of a spread connect run; the
+    /// run-wide id of its first connection.
+    #[arg(long, hide = true, requires = "nick_base")]
+    pub child_offset: Option<usize>,
+    /// Internal: the nick base of the run a child belongs to.
+    #[arg(long, hide = true, requires = "child_offset")]
+    pub nick_base: Option<String>,
 }
 
 fn seconds(name: &str, v: f64) -> Result<Duration, BenchError> {
@@ -177,7 +214,13 @@ fn seconds(name: &str, v: f64) -> Result<Duration, BenchError> {
 
 impl BenchArgs {
     fn common(&self) -> Result<CommonOpts, BenchError> {
-        let mut c = CommonOpts::new(driver::resolve(&self.opts.addr)?);
+        let addrs = self
+            .opts
+            .addr
+            .iter()
+            .map(|a| driver::resolve(a))
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut c = CommonOpts::with_addrs(addrs);
         c.token = self.opts.token.clone();
         c.version = self.opts.protocol;
         c.nick_prefix = self.opts.nick_prefix.clone();
@@ -230,20 +273,47 @@ impl BenchArgs {
                 }
                 run_rooms(&o).map(Report::Traffic)
             }
-            Scenario::Connect => {
-                let mut o = ConnectOpts::new(common);
-                o.connections = self.opts.connections;
-                o.room = self.opts.room.clone();
-                o.settle = seconds("settle", self.opts.settle)?;
-                o.rounds = self.opts.rounds;
-                run_connect(&o).map(Report::Connect)
-            }
+            Scenario::Connect => run_connect(&self.connect_opts(common)?).map(Report::Connect),
         }
+    }
+
+    fn connect_opts(&self, common: CommonOpts) -> Result<ConnectOpts, BenchError> {
+        let mut o = ConnectOpts::new(common);
+        o.connections = self.opts.connections;
+        o.room = self.opts.room.clone();
+        o.settle = seconds("settle", self.opts.settle)?;
+        o.rounds = self.opts.rounds;
+        o.probe = self.opts.probe;
+        o.probe_room = self.opts.probe_room.clone();
+        o.probe_interval = seconds("probe-interval", self.opts.probe_interval)?;
+        o.max_per_process = self.opts.max_clients_per_process.map(|n| n as usize);
+        Ok(o)
+    }
+
+    /// The child side of a spread run, if these are a child's arguments.
+    fn child(&self) -> Option<spread::ChildSpec> {
+        Some(spread::ChildSpec {
+            offset: self.opts.child_offset?,
+            nick_base: self.opts.nick_base.clone()?,
+        })
     }
 }
 
 /// Runs `stxchat bench`: prints the table (or JSON) and returns the exit status.
 pub fn run(args: BenchArgs) -> ExitCode {
+    if let Some(spec) = args.child() {
+        let run = args
+            .common()
+            .and_then(|c| args.connect_opts(c))
+            .and_then(|o| spread::run_child(&o, &spec));
+        return match run {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("stxchat bench (child): {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     match args.execute() {
         Ok(report) => {
             let text = if args.opts.json {
@@ -315,7 +385,23 @@ mod tests {
         ])
         .bench;
         let c = a.common().unwrap();
-        assert_eq!(c.addr.port(), 9000);
+        assert_eq!(c.addrs.len(), 1);
+        assert_eq!(c.addrs[0].port(), 9000);
+        let two = Cli::parse_from([
+            "bench",
+            "fanout",
+            "--addr",
+            "127.0.0.1:9000",
+            "--addr",
+            "127.0.0.1:9001",
+        ])
+        .bench;
+        let c2 = two.common().unwrap();
+        assert_eq!(
+            c2.addrs.iter().map(|a| a.port()).collect::<Vec<_>>(),
+            [9000, 9001]
+        );
+        assert_eq!(c2.addr_list(), "127.0.0.1:9000,127.0.0.1:9001");
         assert_eq!(c.threads, 3);
         assert!(!c.progress, "--json hides the progress line");
         assert_eq!(a.publish(10_000.0).unwrap().rate, 100.0);

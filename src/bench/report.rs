@@ -176,6 +176,12 @@ pub struct RoundReport {
     pub room_frames: u64,
     /// CPU use over the round's connect phase.
     pub cpu: CpuUsage,
+    /// `--probe`: probe messages said (and echoed to their sender).
+    pub probes_sent: u64,
+    /// Probe messages the idle connections received, all of them.
+    pub probe_deliveries: u64,
+    /// `registered x probes_sent`: what they should have received.
+    pub probe_expected: u64,
 }
 
 impl RoundReport {
@@ -184,6 +190,7 @@ impl RoundReport {
         self.registered as usize == connections
             && self.failed == 0
             && self.alive_at_end == self.registered
+            && self.probe_deliveries == self.probe_expected
     }
 }
 
@@ -238,6 +245,16 @@ pub struct ConnectReport {
     pub presence_frames: u64,
     /// ROOM frames received, all rounds.
     pub room_frames: u64,
+    /// Processes the connections were spread over (1: this one alone).
+    pub processes: usize,
+    /// The room the probes went to (`--probe`), if any.
+    pub probe_room: Option<String>,
+    /// Probe messages said (first round).
+    pub probes_sent: u64,
+    /// Probe messages received by the idle connections (first round).
+    pub probe_deliveries: u64,
+    /// What they should have received (first round).
+    pub probe_expected: u64,
     /// Every round, in order.
     pub rounds: Vec<RoundReport>,
     /// The first error any connection met.
@@ -472,6 +489,18 @@ fn connect_rows(r: &ConnectReport) -> Vec<(String, String)> {
         ),
     );
     row("alive at end (PING answered)", r.alive_at_end.to_string());
+    if r.processes > 1 {
+        row("generator processes", r.processes.to_string());
+    }
+    if let Some(room) = &r.probe_room {
+        row(
+            "probe deliveries",
+            format!(
+                "{} of {} ({} probes in {room})",
+                r.probe_deliveries, r.probe_expected, r.probes_sent
+            ),
+        );
+    }
     row(
         "connect+register",
         format!(
@@ -723,6 +752,9 @@ mod tests {
             presence_frames: 300,
             room_frames: 7,
             cpu: CpuUsage::default(),
+            probes_sent: 0,
+            probe_deliveries: 0,
+            probe_expected: 0,
         };
         let mut r = ConnectReport {
             scenario: "connect",
@@ -749,6 +781,11 @@ mod tests {
             server_threads: None,
             presence_frames: 300,
             room_frames: 7,
+            processes: 1,
+            probe_room: None,
+            probes_sent: 0,
+            probe_deliveries: 0,
+            probe_expected: 0,
             rounds: vec![round(1, 200.0)],
             first_error: None,
         };
@@ -770,6 +807,18 @@ mod tests {
         assert!(t.contains("100 registered in 0.50 s, 190/s"), "{t}");
         assert!(r.ok());
         r.rounds[1].alive_at_end = 99;
+        assert!(!r.ok());
+        // Probes: every idle connection must get every one.
+        r.rounds.truncate(1);
+        r.processes = 3;
+        r.probe_room = Some("lobby".into());
+        (r.probes_sent, r.probe_deliveries, r.probe_expected) = (2, 200, 200);
+        (r.rounds[0].probe_deliveries, r.rounds[0].probe_expected) = (200, 200);
+        assert!(r.ok());
+        let t = Report::Connect(r.clone()).to_table();
+        assert!(t.contains("200 of 200 (2 probes in lobby)"), "{t}");
+        assert!(t.contains("generator processes"), "{t}");
+        r.rounds[0].probe_deliveries = 199;
         assert!(!r.ok());
     }
 }

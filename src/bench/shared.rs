@@ -59,8 +59,9 @@ pub enum Kind {
 pub struct RunConfig {
     /// The scenario.
     pub kind: Kind,
-    /// The server.
-    pub addr: SocketAddr,
+    /// The servers (nodes of one cluster, or one server); a connection's
+    /// plan holds an index into this list.
+    pub addrs: Vec<SocketAddr>,
     /// Source addresses to spread connections over (empty: no bind).
     pub sources: Vec<IpAddr>,
     /// HELLO token.
@@ -87,6 +88,8 @@ pub struct RunConfig {
     pub handshake_timeout: Duration,
     /// Handshakes in flight per worker.
     pub concurrency: usize,
+    /// `connect --probe`: the room whose MESSAGEs idle connections count.
+    pub probe_room: Option<String>,
     /// Workers stop at this instant whatever the phase.
     pub hard_deadline: Instant,
 }
@@ -158,6 +161,8 @@ pub struct Shared {
     pub slow_dropped: AtomicU64,
     /// PONGs answering the probe PING.
     pub pongs: AtomicU64,
+    /// `connect --probe`: probe-room MESSAGEs received, all connections.
+    pub probes: AtomicU64,
     /// JOINED, LEFT and MEMBERS frames received, all connections.
     pub presence_frames: AtomicU64,
     /// ROOM frames received, all connections.
@@ -199,6 +204,7 @@ impl Shared {
             bad_payloads: AtomicU64::new(0),
             slow_dropped: AtomicU64::new(0),
             pongs: AtomicU64::new(0),
+            probes: AtomicU64::new(0),
             presence_frames: AtomicU64::new(0),
             room_frames: AtomicU64::new(0),
             publisher_waiting: AtomicBool::new(false),

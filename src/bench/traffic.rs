@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use crate::bench::conn::ConnPlan;
 use crate::bench::driver::{CommonOpts, SETUP_CAP, Workers, check_common, split_plans};
 use crate::bench::error::BenchError;
+use crate::bench::nodes::{fanout_node, rooms_node};
 use crate::bench::payload::{MAX_PUBLISHER_ID, MIN_TEXT_LEN};
 use crate::bench::procstat::{self, CpuSnapshot};
 use crate::bench::progress::Progress;
@@ -131,16 +132,22 @@ pub fn run_fanout(o: &FanoutOpts) -> Result<TrafficReport, BenchError> {
     }
     let (s, k, p) = (o.members, o.slow, o.publishers);
     let total = s + k + p;
-    let plans = (0..total).map(|i| ConnPlan {
-        id: i as u32,
-        role: if i < s {
-            Role::Member
+    let nodes = o.common.addrs.len();
+    let plans = (0..total).map(|i| {
+        let (role, nth) = if i < s {
+            (Role::Member, i)
         } else if i < s + k {
-            Role::Slow
+            // Slow consumers follow the members round-robin.
+            (Role::Slow, i)
         } else {
-            Role::Publisher
-        },
-        room: Some(0),
+            (Role::Publisher, i - s - k)
+        };
+        ConnPlan {
+            id: i as u32,
+            role,
+            room: Some(0),
+            node: fanout_node(role, nth, nodes),
+        }
     });
     let plans = split_plans(plans, o.common.threads, |p| p.id as usize);
     let plan = TrafficPlan {
@@ -172,10 +179,12 @@ pub fn run_rooms(o: &RoomsOpts) -> Result<TrafficReport, BenchError> {
     let rooms: Vec<String> = (0..o.rooms)
         .map(|i| format!("{}-{i}", o.room_prefix))
         .collect();
+    let nodes = o.common.addrs.len();
     let plans = (0..o.clients).map(|i| ConnPlan {
         id: i as u32,
         role: Role::Client,
         room: Some((i % o.rooms) as u32),
+        node: rooms_node(i, o.rooms, nodes),
     });
     // A room's clients all live on one worker, which keeps its member count.
     let plans = split_plans(plans, o.common.threads, |p| p.room.unwrap_or(0) as usize);
@@ -253,8 +262,8 @@ fn run_traffic(
         started + SETUP_CAP + p.warmup + p.duration + p.drain + Duration::from_secs(30);
     let cfg = Arc::new(RunConfig {
         kind: plan.kind,
-        addr: c.addr,
-        sources: plan_sources(c.addr, plan.connections, c.sources),
+        addrs: c.addrs.clone(),
+        sources: plan_sources(c.addrs[0], plan.connections, c.sources),
         token: c.token.clone(),
         version: c.version,
         nick_base,
@@ -267,6 +276,7 @@ fn run_traffic(
         clients: plan.clients,
         handshake_timeout: c.handshake_timeout,
         concurrency: c.concurrency.div_ceil(c.threads).max(1),
+        probe_room: None,
         hard_deadline,
     });
     let mut progress = Progress::new(c.progress);
@@ -386,7 +396,7 @@ fn run_traffic(
     let deliveries_per_s = deliveries as f64 / measured_s;
     Ok(TrafficReport {
         scenario: plan.scenario,
-        addr: c.addr.to_string(),
+        addr: c.addr_list(),
         server_name: info.as_ref().map(|i| i.name.clone()),
         max_payload: info.as_ref().map(|i| i.max_payload),
         threads: c.threads,

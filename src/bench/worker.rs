@@ -190,12 +190,13 @@ impl Worker {
             self.next_open += 1;
             let source = source_for(&self.cfg.sources, plan.id as usize);
             let idx = self.conns.len();
-            let registered = start_connect(self.cfg.addr, source).and_then(|mut s| {
-                self.poll
-                    .registry()
-                    .register(&mut s, Token(idx), Interest::READABLE | Interest::WRITABLE)
-                    .map(|()| s)
-            });
+            let registered = start_connect(self.cfg.addrs[usize::from(plan.node)], source)
+                .and_then(|mut s| {
+                    self.poll
+                        .registry()
+                        .register(&mut s, Token(idx), Interest::READABLE | Interest::WRITABLE)
+                        .map(|()| s)
+                });
             match registered {
                 Ok(sock) => {
                     let mut c = Conn::new(plan, sock, &self.cfg, now);
@@ -458,6 +459,9 @@ impl Worker {
         }
         if t.pongs > 0 {
             sh.pongs.fetch_add(t.pongs, Relaxed);
+        }
+        if t.probes > 0 {
+            sh.probes.fetch_add(t.probes, Relaxed);
         }
         if t.presence_frames > 0 {
             sh.presence_frames.fetch_add(t.presence_frames, Relaxed);
