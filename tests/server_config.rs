@@ -275,3 +275,24 @@ fn the_node_name_defaults_to_host_and_pid() {
         .config;
     assert_eq!(cfg.node, "alpha");
 }
+
+#[test]
+fn irc_with_cluster_is_refused_with_exit_2() {
+    // IRC requests are not carried in the cluster's order yet: a node must
+    // say so at start rather than serve an IRC port that cannot register.
+    let (code, _, err) = server_cli(
+        &[
+            "--cluster",
+            "nats://127.0.0.1:1",
+            "--irc-bind",
+            "127.0.0.1:0",
+            "--check-config",
+        ],
+        &[],
+    );
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains("--irc-bind") && err.contains("--cluster"),
+        "{err}"
+    );
+}

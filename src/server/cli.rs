@@ -193,6 +193,13 @@ pub fn load_settings(argv: &[OsString]) -> Result<Settings, SettingsError> {
             "--registered-only requires --users (no nick could register)".into(),
         ));
     }
+    if args.cluster.is_some() && args.irc.irc_bind.is_some() {
+        return Err(SettingsError::Flags(
+            "--irc-bind cannot be used with --cluster yet: IRC requests are not carried in \
+             the cluster's order (docs/CLUSTER.md)"
+                .into(),
+        ));
+    }
     let mut config = args.to_config();
     match (&args.tls_bind, &args.tls_cert, &args.tls_key) {
         (Some(bind), Some(cert), Some(key)) => {

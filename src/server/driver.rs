@@ -512,7 +512,10 @@ impl Server {
             self.stats.next_at(),
             shutdown_deadline,
             self.admin.next_deadline(now),
-            self.web.as_ref().and_then(|w| w.next_deadline(now.mono_ms)),
+            self.web
+                .as_ref()
+                .filter(|_| self.accepting())
+                .and_then(|w| w.next_deadline(now.mono_ms)),
             (self.engine.has_spare_buffers() || self.freed_since_release >= RELEASE_AFTER_BYTES)
                 .then_some(self.trim_at),
             self.cluster_deadline(now),
@@ -630,6 +633,11 @@ impl Server {
     /// upgrades adopted (chat ones as connections of the engine, admin ones
     /// by the admin hub).
     fn web_turn(&mut self, now: Now) {
+        if !self.accepting() {
+            // Cluster mode before the replica is in place: web clients wait
+            // in the listen backlog like the others (the pending flag stays).
+            return;
+        }
         let Some(web) = &mut self.web else {
             return;
         };
