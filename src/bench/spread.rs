@@ -102,7 +102,19 @@ pub fn run_child(o: &ConnectOpts, spec: &ChildSpec) -> Result<(), BenchError> {
     let c = &o.common;
     o.check()?;
     let share = o.connections;
-    check_common(c, &spec.nick_base, spec.offset + share)?;
+    // The open-files check is for this child's share; the nicks run on
+    // from the offset, so the longest one is checked for the whole run.
+    check_common(c, &spec.nick_base, share)?;
+    let longest = format!(
+        "{}{:x}",
+        spec.nick_base,
+        (spec.offset + share).saturating_sub(1)
+    );
+    if !crate::codec::is_valid_nick(&longest) {
+        return Err(BenchError::InvalidOption(format!(
+            "--nick-base gives nicks like {longest:?}, not a valid nick"
+        )));
+    }
     let started = Instant::now();
     let cfg = Arc::new(RunConfig {
         kind: Kind::Connect,
