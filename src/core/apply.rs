@@ -42,10 +42,7 @@ impl<T> Engine<T> {
 
     /// The nick of `who`.
     pub(crate) fn nick_of(&self, who: Who) -> &str {
-        match who {
-            Who::Local(id) => self.sessions[id].nick.as_deref().unwrap_or(""),
-            Who::Remote(r) => self.remotes.nick(r),
-        }
+        who_nick(&self.sessions, &self.remotes, who)
     }
 
     /// The registered client named `nick` anywhere in the cluster.
@@ -274,10 +271,7 @@ impl<T> Engine<T> {
             cfg,
             ..
         } = self;
-        let nick = match who {
-            Who::Local(id) => sessions[id].nick.as_deref().unwrap_or(""),
-            Who::Remote(r) => remotes.nick(r),
-        };
+        let nick = who_nick(sessions, remotes, who);
         scratch.clear();
         let _ = ServerMessage::Left {
             room: &rooms.get(rid).name,
@@ -323,10 +317,7 @@ impl<T> Engine<T> {
                 cfg,
                 ..
             } = self;
-            let from = match who {
-                Who::Local(id) => sessions[id].nick.as_deref().unwrap_or(""),
-                Who::Remote(r) => remotes.nick(r),
-            };
+            let from = who_nick(sessions, remotes, who);
             scratch.clear();
             let _ = ServerMessage::Message {
                 flags: 0,
@@ -386,10 +377,7 @@ impl<T> Engine<T> {
                 cfg,
                 ..
             } = self;
-            let nick = |w: Who| match w {
-                Who::Local(id) => sessions[id].nick.as_deref().unwrap_or(""),
-                Who::Remote(r) => remotes.nick(r),
-            };
+            let nick = |w: Who| who_nick(sessions, remotes, w);
             scratch.clear();
             let _ = ServerMessage::Private {
                 flags: 0,
@@ -498,5 +486,18 @@ impl<T> Engine<T> {
                 .reassign_author(Author { id, serial }, new_author);
         }
         self.propose_quit(serial, left);
+    }
+}
+
+/// The nick of `who`, from the tables alone (for callers that hold other
+/// parts of the engine mutably).
+fn who_nick<'a, T>(
+    sessions: &'a slab::Slab<crate::core::session::Session<T>>,
+    remotes: &'a crate::core::replica::RemoteTable,
+    who: Who,
+) -> &'a str {
+    match who {
+        Who::Local(id) => sessions[id].nick.as_deref().unwrap_or(""),
+        Who::Remote(r) => remotes.nick(r),
     }
 }
