@@ -233,7 +233,7 @@ impl Server {
             tracing::info!(target: "stxchat::server", transport = l.kind.name(), addr = %l.addr, "listener");
         }
         let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
-        let admin = AdminHub::bind(&cfg.admin, &cfg.node, poll.registry())?;
+        let mut admin = AdminHub::bind(&cfg.admin, &cfg.node, poll.registry())?;
         let web = match cfg.web_bind {
             Some(addr) => Some(
                 WebListener::bind(addr, cfg.core.handshake_timeout_ms, poll.registry()).map_err(
@@ -263,7 +263,9 @@ impl Server {
         let cluster = if cfg.cluster.is_empty() {
             None
         } else {
-            Some(cluster_glue::ClusterLink::start(&cfg, &mut engine, &waker)?)
+            let link = cluster_glue::ClusterLink::start(&cfg, &mut engine, &waker)?;
+            admin.set_relay_stats(link.relay_stats());
+            Some(link)
         };
         Ok(Server {
             cluster,
