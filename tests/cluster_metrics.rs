@@ -74,6 +74,7 @@ fn a_node_exports_the_cluster_counters_and_they_grow() {
     let a = common::TestServer::start(node_config(&nats, "a"));
     let mut cfg = node_config(&nats, "b");
     cfg.admin.metrics_bind = Some("127.0.0.1:0".parse().unwrap());
+    cfg.admin.bind = Some("127.0.0.1:0".parse().unwrap());
     let b = common::TestServer::start(cfg);
     let metrics = b.metrics.expect("metrics on");
 
@@ -139,6 +140,18 @@ fn a_node_exports_the_cluster_counters_and_they_grow() {
     for x in &s.samples {
         assert_eq!(x.labels.get("node"), Some("b"), "{}", x.metric);
     }
+    // The admin channel's NODES answer carries the same health counters.
+    let admin = b.admin.expect("admin on").to_string();
+    let mut client =
+        stxchat::admin::client::AdminClient::connect(&admin, None, WAIT).expect("admin connects");
+    let page = client.nodes(10).expect("NODES answered");
+    assert_eq!(page.node, "b");
+    assert_eq!(page.entries.len(), 2, "{page:?}");
+    assert_eq!(
+        page.health,
+        Some(stxchat::admin::nodes::ClusterHealth::default()),
+        "a healthy node: nothing fetched, lost or resynchronised"
+    );
     drop(bob);
     drop(alice);
 }

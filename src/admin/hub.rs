@@ -33,7 +33,7 @@ use std::sync::Arc;
 use crate::admin::cluster_metrics::ClusterMetrics;
 use crate::admin::config::{AdminConfig, AdminConfigError};
 use crate::admin::metrics::{MetricsPublisher, MetricsServer};
-use crate::admin::nodes::NodesPage;
+use crate::admin::nodes::{ClusterHealth, NodesPage};
 use crate::admin::rates::RateMeter;
 use crate::admin::rooms::RoomsPage;
 use crate::admin::service::{AdminAuth, AdminSession, AdminSource};
@@ -91,6 +91,8 @@ pub enum AdminError {
 struct EngineSource<'a, T> {
     engine: &'a mut Engine<T>,
     node: &'a str,
+    /// The cluster relay's counters (cluster mode).
+    relay: Option<&'a RelayStats>,
     now: Now,
 }
 
@@ -108,7 +110,18 @@ impl<T> AdminSource for EngineSource<'_, T> {
     }
 
     fn nodes(&self, limit: usize) -> NodesPage {
-        NodesPage::new(self.node, self.engine.cluster_nodes(), limit)
+        let health = match (self.relay, self.engine.cluster_stats()) {
+            (Some(relay), Some(stats)) => {
+                let r = relay.counters();
+                Some(ClusterHealth {
+                    gap_fetched: r.gap_fetched,
+                    unrecoverable: r.unrecoverable,
+                    resyncs: stats.resyncs,
+                })
+            }
+            _ => None,
+        };
+        NodesPage::new(self.node, self.engine.cluster_nodes(), limit).with_health(health)
     }
 
     fn kick(&mut self, nick: &str, reason: &str) -> bool {
@@ -362,6 +375,7 @@ impl AdminHub {
                 &mut EngineSource {
                     engine: &mut *engine,
                     node: &self.node,
+                    relay: self.relay_stats.as_deref(),
                     now,
                 },
                 &self.auth,

@@ -4,9 +4,11 @@
 //! a server that runs alone).
 //!
 //! Answer layout: `str8 node, u8 flags (bit 0: more nodes exist than
-//! listed), u16 count, count x (u64 id, str8 name, u32 connected, u64
-//! applied)`, in the order the relay reported them. Names are cut to
-//! [`MAX_NODE_NAME`] bytes.
+//! listed; bit 1: the answering node's cluster health follows), u16 count,
+//! count x (u64 id, str8 name, u32 connected, u64 applied)`, in the order
+//! the relay reported them, then with bit 1 `u64 gap_fetched, u64
+//! unrecoverable, u64 resyncs` (a cluster node's own counters, as in its
+//! metrics). Names are cut to [`MAX_NODE_NAME`] bytes.
 
 use serde::{Deserialize, Serialize};
 
@@ -20,8 +22,9 @@ use crate::server::node_name::MAX_NODE_NAME;
 /// The most nodes one NODES request returns (larger limits are lowered).
 pub const MAX_NODES_LIMIT: u16 = 256;
 
-/// Bytes of the answer's fixed part: type, the node's name, flags, count.
-const HEADER: usize = 1 + 1 + MAX_NODE_NAME + 1 + 2;
+/// Bytes of the answer's fixed part: type, the node's name, flags, count,
+/// and the health trailer.
+const HEADER: usize = 1 + 1 + MAX_NODE_NAME + 1 + 2 + 3 * 8;
 
 /// Bytes of one entry at most: id, name, connected, applied.
 const ENTRY_MAX: usize = 8 + 1 + MAX_NODE_NAME + 4 + 8;
@@ -31,6 +34,21 @@ const _: () = assert!(HEADER + MAX_NODES_LIMIT as usize * ENTRY_MAX <= ADMIN_MAX
 
 /// Page flag: more nodes exist than listed.
 const PAGE_MORE: u8 = 1;
+/// Page flag: the answering node's cluster health follows the entries.
+const PAGE_HEALTH: u8 = 2;
+
+/// A cluster node's own counters of CLUSTER.md rule 8 (what its metrics
+/// call `stxchat_cluster_gap_fetched_total`, `..._gap_unrecoverable_total`
+/// and `..._resyncs_total`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClusterHealth {
+    /// Sequences fetched from the stream to fill a gap in the feed.
+    pub gap_fetched: u64,
+    /// Sequences lost to this node (no longer in the stream).
+    pub unrecoverable: u64,
+    /// Resynchronisations by a peer's snapshot.
+    pub resyncs: u64,
+}
 
 /// One node of the cluster, as the operator sees it.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -65,6 +83,10 @@ pub struct NodesPage {
     pub more: bool,
     /// The cluster's live nodes (empty when the server runs alone).
     pub entries: Vec<NodeEntry>,
+    /// The answering node's own gap, loss and resync counters (cluster
+    /// mode only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health: Option<ClusterHealth>,
 }
 
 impl NodesPage {
@@ -75,7 +97,14 @@ impl NodesPage {
             node: node.to_owned(),
             more: nodes.len() > limit,
             entries: nodes.iter().take(limit).map(NodeEntry::from).collect(),
+            health: None,
         }
+    }
+
+    /// The same page carrying the answering node's cluster health.
+    pub fn with_health(mut self, health: Option<ClusterHealth>) -> NodesPage {
+        self.health = health;
+        self
     }
 }
 
@@ -88,13 +117,22 @@ pub fn encode_nodes(out: &mut Vec<u8>, page: &NodesPage) {
     let _ = put_str8(out, truncate_str(&page.node, MAX_NODE_NAME));
     let shown = &page.entries[..page.entries.len().min(usize::from(MAX_NODES_LIMIT))];
     let more = page.more || shown.len() < page.entries.len();
-    out.push(if more { PAGE_MORE } else { 0 });
+    let mut flags = if more { PAGE_MORE } else { 0 };
+    if page.health.is_some() {
+        flags |= PAGE_HEALTH;
+    }
+    out.push(flags);
     put_u16(out, shown.len() as u16);
     for e in shown {
         put_u64(out, e.id);
         let _ = put_str8(out, truncate_str(&e.name, MAX_NODE_NAME));
         out.extend_from_slice(&e.connected.to_be_bytes());
         put_u64(out, e.applied);
+    }
+    if let Some(h) = &page.health {
+        put_u64(out, h.gap_fetched);
+        put_u64(out, h.unrecoverable);
+        put_u64(out, h.resyncs);
     }
     // Bounded by the assertion above: always fits.
     let _ = end_frame(out, start, ADMIN_MAX_PAYLOAD);
@@ -118,10 +156,20 @@ pub fn decode_nodes(r: &mut Reader<'_>) -> Result<NodesPage, MessageError> {
             applied,
         });
     }
+    let health = if flags & PAGE_HEALTH != 0 {
+        Some(ClusterHealth {
+            gap_fetched: r.u64()?,
+            unrecoverable: r.u64()?,
+            resyncs: r.u64()?,
+        })
+    } else {
+        None
+    };
     Ok(NodesPage {
         node,
         more: flags & PAGE_MORE != 0,
         entries,
+        health,
     })
 }
 
@@ -157,6 +205,11 @@ mod tests {
             NodesPage::new("alone-1", &[], 10),
             NodesPage::new("a", &[info(1, "a"), info(u64::MAX, "bé")], 10),
             NodesPage::new("a", &[info(1, "a"), info(2, "b"), info(3, "c")], 2),
+            NodesPage::new("a", &[info(1, "a")], 2).with_health(Some(ClusterHealth {
+                gap_fetched: 5,
+                unrecoverable: 1,
+                resyncs: u64::MAX,
+            })),
         ] {
             let mut out = Vec::new();
             encode_nodes(&mut out, &page);
@@ -206,7 +259,12 @@ mod tests {
     #[test]
     fn truncated_answers_are_malformed() {
         let mut out = Vec::new();
-        encode_nodes(&mut out, &NodesPage::new("n", &[info(1, "a")], 5));
+        let page = NodesPage::new("n", &[info(1, "a")], 5).with_health(Some(ClusterHealth {
+            gap_fetched: 1,
+            unrecoverable: 2,
+            resyncs: 3,
+        }));
+        encode_nodes(&mut out, &page);
         let mut p = Vec::new();
         FrameDecoder::new(ADMIN_MAX_PAYLOAD).decode_all(&out, |e| {
             if let Event::Frame(f) = e {

@@ -1,6 +1,8 @@
 //! The nodes pane of `stxchat top`: the cluster's live nodes (name,
 //! registered clients, last applied sequence), shown above the lists when
-//! the server is part of a cluster, and the node name in the title.
+//! the server is part of a cluster, and the node name in the title; the
+//! pane's title also shows the answering node's gap, loss and resync
+//! counts (CLUSTER.md rule 8) when the server sends them.
 //! Drawing only reads a [`NodesPane`], so it is tested on ratatui's
 //! `TestBackend`.
 
@@ -52,8 +54,17 @@ pub fn draw_nodes(frame: &mut Frame<'_>, pane: &NodesPane, area: Rect) {
     let bold = Style::default().add_modifier(Modifier::BOLD);
     let total: u64 = page.entries.iter().map(|n| u64::from(n.connected)).sum();
     let more = if page.more { "+" } else { "" };
+    let health = match &page.health {
+        Some(h) => format!(
+            "; here: {} gaps filled, {} lost, {} resyncs",
+            grouped(h.gap_fetched),
+            grouped(h.unrecoverable),
+            grouped(h.resyncs)
+        ),
+        None => String::new(),
+    };
     let title = format!(
-        " Cluster: {}{more} nodes, {} connected ",
+        " Cluster: {}{more} nodes, {} connected{health} ",
         page.entries.len(),
         grouped(total)
     );
@@ -121,6 +132,7 @@ mod tests {
                     applied: 1_000 + i,
                 })
                 .collect(),
+            health: None,
         }
     }
 
@@ -136,6 +148,21 @@ mod tests {
         assert!(all.contains("Cluster: 3 nodes, 100,002 connected"), "{all}");
         let two = lines.iter().find(|l| l.contains("node-2")).unwrap();
         assert!(two.contains("33,334") && two.contains("1002"), "{two}");
+        assert!(!all.contains("here:"), "no health sent: {all}");
+        let with = NodesPane {
+            page: Some(
+                page(3).with_health(Some(crate::admin::nodes::ClusterHealth {
+                    gap_fetched: 12_345,
+                    unrecoverable: 2,
+                    resyncs: 1,
+                })),
+            ),
+        };
+        let all = render(&with, 100, 6).join("\n");
+        assert!(
+            all.contains("here: 12,345 gaps filled, 2 lost, 1 resyncs"),
+            "{all}"
+        );
     }
 
     #[test]

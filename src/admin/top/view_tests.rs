@@ -348,6 +348,7 @@ fn the_title_names_the_node_and_a_cluster_gets_a_nodes_pane() {
         node: "alone-7".into(),
         more: false,
         entries: vec![],
+        health: None,
     }));
     let all = render(&mut app, 120, 30).join("\n");
     assert!(all.contains("node alone-7"), "{all}");
@@ -369,6 +370,7 @@ fn the_title_names_the_node_and_a_cluster_gets_a_nodes_pane() {
                 applied: 76,
             },
         ],
+        health: None,
     }));
     let lines = render(&mut app, 120, 30);
     let all = lines.join("\n");
