@@ -233,7 +233,8 @@ impl Server {
             tracing::info!(target: "stxchat::server", transport = l.kind.name(), addr = %l.addr, "listener");
         }
         let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
-        let admin = AdminHub::bind(&cfg.admin, &cfg.node, poll.registry())?;
+        let mut admin = AdminHub::bind(&cfg.admin, &cfg.node, poll.registry())?;
+        admin.set_handshake_timeout(cfg.core.handshake_timeout_ms);
         let web = match cfg.web_bind {
             Some(addr) => Some(
                 WebListener::bind(addr, cfg.core.handshake_timeout_ms, poll.registry()).map_err(

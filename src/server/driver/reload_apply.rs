@@ -1,6 +1,7 @@
 //! Applying a reload on the loop: the engine takes the live settings, the
-//! TLS listener the new certificate (for connections accepted from now on;
-//! open ones keep theirs), the rest is logged as needing a restart. The
+//! TLS listener and a TLS admin listener the new certificate (for
+//! connections accepted from now on; open ones keep theirs), the rest is
+//! logged as needing a restart. The
 //! files were read and parsed on the reload thread; nothing here blocks.
 
 use crate::core::Now;
@@ -45,6 +46,16 @@ impl Server {
                     *cfg = new.config.clone();
                 }
             }
+            running.cert = new.cert.clone();
+            running.key = new.key.clone();
+            running.config = new.config.clone();
+            certificate = "reloaded (for new connections)";
+        }
+        // The admin listener serves the same certificate (`--admin-tls`,
+        // itself restart-only: a reload neither turns it on nor off).
+        if let (Some(running), Some(new)) = (&mut self.cfg.admin.tls, &fresh.admin.tls)
+            && self.admin.replace_tls_config(new.config.clone())
+        {
             running.cert = new.cert.clone();
             running.key = new.key.clone();
             running.config = new.config.clone();
