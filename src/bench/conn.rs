@@ -10,13 +10,14 @@
 //! reader without UTF-8 validation (the text is only inspected for its ASCII
 //! stamp); everything else goes through [`ServerMessage::decode`].
 
-use std::io::{self, Write};
+use std::io;
 use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
 
 use crate::bench::payload;
 use crate::bench::shared::{Role, RunConfig, ServerInfo, Shared};
+use crate::bench::transport::Transport;
 use crate::codec::wire::Reader;
 use crate::codec::{
     ClientMessage, ErrorCode, FLAG_REPLAYED, FrameDecoder, LeftReason, ServerMessage, msg_type,
@@ -134,8 +135,8 @@ pub struct Session {
 
 /// One client connection of the generator.
 pub struct Conn {
-    /// Its socket, `None` once closed.
-    pub sock: Option<mio::net::TcpStream>,
+    /// Its stream (plain or TLS), `None` once closed.
+    pub sock: Option<Transport>,
     /// Decoder for the server's stream.
     pub dec: FrameDecoder,
     /// Protocol state and counters.
@@ -154,7 +155,7 @@ pub struct Conn {
 
 impl Conn {
     /// A connection that has started connecting, with HELLO (and JOIN) queued.
-    pub fn new(plan: ConnPlan, sock: mio::net::TcpStream, cfg: &RunConfig, now: Instant) -> Self {
+    pub fn new(plan: ConnPlan, sock: Transport, cfg: &RunConfig, now: Instant) -> Self {
         let nick = cfg.nick(plan.id);
         let mut out = Vec::with_capacity(64);
         // Names were checked when the run was planned; a failure here leaves
@@ -198,7 +199,8 @@ impl Conn {
         self.out.len() - self.out_pos
     }
 
-    /// Writes queued bytes until done or the socket is full.
+    /// Writes queued bytes (and, over TLS, the records they became) until
+    /// done or the socket is full.
     pub fn flush(&mut self, now: Instant) -> io::Result<()> {
         let Some(sock) = self.sock.as_mut() else {
             return Ok(());
@@ -217,6 +219,10 @@ impl Conn {
         }
         self.out.clear();
         self.out_pos = 0;
+        if !sock.flush_records()? {
+            self.write_blocked = true;
+            return Ok(());
+        }
         self.write_blocked = false;
         self.last_send = now;
         Ok(())

@@ -107,6 +107,11 @@ impl ConnectOpts {
 
     /// Checks what does not depend on the network.
     pub fn check(&self) -> Result<(), BenchError> {
+        if self.common.storm.is_some() {
+            return Err(BenchError::InvalidOption(
+                "--bad-logins goes with fanout or rooms (a chat workload to measure)".into(),
+            ));
+        }
         if self.connections == 0 {
             return Err(BenchError::InvalidOption(
                 "connect needs at least one connection".into(),
@@ -178,6 +183,7 @@ pub fn run_connect(o: &ConnectOpts) -> Result<ConnectReport, BenchError> {
     Ok(ConnectReport {
         scenario: "connect",
         addr: c.addr_list(),
+        tls: c.tls.is_some(),
         server_name,
         threads: c.threads,
         room: o.room.clone(),
@@ -225,7 +231,10 @@ pub fn send_probes(
 ) -> Result<u64, crate::bench::probe::ProbeError> {
     let c = &o.common;
     crate::bench::probe::publish_probes(
-        c.addrs[0],
+        &crate::bench::probe::ProbeTarget {
+            addr: c.addrs[0],
+            tls: c.tls.as_ref(),
+        },
         &format!("{nick_base}p"),
         &c.token,
         c.version,
@@ -264,6 +273,7 @@ fn run_round(
         addrs: c.addrs.clone(),
         sources,
         token: c.token.clone(),
+        tls: c.tls.clone(),
         version: c.version,
         nick_base: nick_base.to_owned(),
         rooms: o.room.iter().cloned().collect(),

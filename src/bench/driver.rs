@@ -13,6 +13,8 @@ use crate::bench::conn::ConnPlan;
 use crate::bench::error::BenchError;
 use crate::bench::procstat;
 use crate::bench::shared::{RunConfig, Shared, phase};
+use crate::bench::storm::StormOpts;
+use crate::bench::transport::BenchTls;
 use crate::bench::worker::{WAKE_TOKEN, Worker, WorkerOutput, new_histogram};
 use crate::codec::{PROTOCOL_V2, is_supported_version, is_valid_nick};
 
@@ -31,6 +33,11 @@ pub struct CommonOpts {
     pub addrs: Vec<SocketAddr>,
     /// HELLO token (empty if the server has no password).
     pub token: String,
+    /// `--tls`: TLS to every server, verified as the client verifies.
+    pub tls: Option<BenchTls>,
+    /// `--bad-logins`: a storm of wrong passwords beside the workload
+    /// (`fanout` and `rooms` only).
+    pub storm: Option<StormOpts>,
     /// Protocol version said in HELLO (2; 1 to compare with version 1).
     pub version: u8,
     /// Nick prefix; nicks are prefix + 4 hex digits of run id + connection id in hex.
@@ -60,6 +67,8 @@ impl CommonOpts {
         CommonOpts {
             addrs,
             token: String::new(),
+            tls: None,
+            storm: None,
             version: PROTOCOL_V2,
             nick_prefix: "sb".to_string(),
             threads: default_threads(),

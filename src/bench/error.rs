@@ -24,6 +24,9 @@ pub enum BenchError {
         /// Connections the run needs.
         needed: usize,
     },
+    /// `--tls` cannot be set up (an unreadable `--ca`, a bad server name).
+    #[error("TLS: {0}")]
+    Tls(String),
     /// Creating a poll, waker or thread failed.
     #[error("generator setup: {0}")]
     Setup(#[from] io::Error),

@@ -14,6 +14,10 @@
 //!   receive (`--probe`); above one process's open-files limit spread over
 //!   child processes ([`spread`]).
 //!
+//! `--tls` (with `--ca`, `--server-name`) runs any scenario over TLS,
+//! verified as the client verifies ([`transport`]). `--bad-logins RATE`
+//! adds a storm of wrong passwords beside `fanout` or `rooms` ([`storm`]).
+//!
 //! `--addr` may be given several times (the nodes of a cluster): see
 //! [`nodes`] for how each scenario spreads its connections over them.
 //!
@@ -39,7 +43,9 @@ pub mod report;
 pub mod shared;
 pub mod sources;
 pub mod spread;
+pub mod storm;
 pub mod traffic;
+pub mod transport;
 pub mod worker;
 
 use std::io::Write;
@@ -159,6 +165,42 @@ pub struct BenchOptions {
         hide_env_values = true
     )]
     pub token: String,
+    /// Speak TLS to every --addr, verifying the server's certificate as
+    /// `stxchat client --tls` does: against the system's root certificates,
+    /// or --ca. There is no way to skip the check. The handshake counts in
+    /// the connect time; session resumption is off (every connection makes
+    /// a full handshake).
+    #[arg(long)]
+    pub tls: bool,
+    /// With --tls: trust the CA certificates in this PEM file instead of
+    /// the system's (for a self-signed certificate: the certificate itself).
+    #[arg(long, value_name = "PEM", requires = "tls")]
+    pub ca: Option<std::path::PathBuf>,
+    /// With --tls: the name the certificate must be valid for (default: the
+    /// host of the first --addr).
+    #[arg(long, value_name = "NAME", requires = "tls")]
+    pub server_name: Option<String>,
+    /// fanout, rooms: while the workload runs (warm-up and measured
+    /// interval), open this many connections per second to the first --addr,
+    /// each saying HELLO with a wrong password for a --bad-login-nick, and
+    /// report how the server answered them (auth_failed; server_full because
+    /// its password-check queue was full; timeout because the per-address
+    /// slowdown held them) beside the workload's figures. Bounded: RATE x
+    /// (warm-up + duration) logins, at most 1,000,000; answers are awaited
+    /// at most --handshake-timeout after the measured interval.
+    #[arg(long, value_name = "RATE")]
+    pub bad_logins: Option<f64>,
+    /// With --bad-logins: an account of the server's users file (repeatable:
+    /// used in turn).
+    #[arg(long, value_name = "NICK", requires = "bad_logins", action = clap::ArgAction::Append)]
+    pub bad_login_nick: Vec<String>,
+    /// With --bad-logins: source addresses 127.1.0.1, 127.1.0.2, ... used in
+    /// turn. 1 exercises the server's slowdown of repeated failures from one
+    /// address; as many as there are bad logins bypasses it (each address
+    /// fails once), so the password-check queue's bound is what holds; 0
+    /// lets the kernel choose (for a server off loopback).
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub bad_login_sources: usize,
     /// Print one JSON object instead of the table (and no progress line).
     #[arg(long)]
     pub json: bool,
@@ -222,6 +264,19 @@ impl BenchArgs {
             .collect::<Result<Vec<_>, _>>()?;
         let mut c = CommonOpts::with_addrs(addrs);
         c.token = self.opts.token.clone();
+        c.storm = self.opts.bad_logins.map(|rate| storm::StormOpts {
+            rate,
+            nicks: self.opts.bad_login_nick.clone(),
+            sources: self.opts.bad_login_sources,
+        });
+        if self.opts.tls {
+            let first = self.opts.addr.first().map_or("", String::as_str);
+            c.tls = Some(transport::BenchTls::new(
+                self.opts.ca.clone(),
+                self.opts.server_name.clone(),
+                first,
+            )?);
+        }
         c.version = self.opts.protocol;
         c.nick_prefix = self.opts.nick_prefix.clone();
         if let Some(t) = self.opts.threads {

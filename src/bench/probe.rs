@@ -5,13 +5,15 @@
 //! order). The idle connections count the probe room's MESSAGEs; a run is
 //! complete when each received all N.
 //!
-//! It is a plain blocking client (one socket, read timeouts): it sends a
-//! handful of frames, so it needs no event loop.
+//! It is a plain blocking client (one socket, read timeouts; over TLS with
+//! `--tls`, verified like the others): it sends a handful of frames, so it
+//! needs no event loop.
 
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
+use crate::bench::transport::BenchTls;
 use crate::codec::{ClientMessage, ErrorCode, Event, FrameDecoder, ServerMessage};
 
 /// The payload limit of what the publisher sends (before WELCOME says more).
@@ -45,14 +47,72 @@ pub enum ProbeError {
     Timeout(Duration, &'static str),
 }
 
+/// The publisher's socket: plain, or TLS (rustls's blocking stream; the
+/// handshake happens on the first write).
+enum ProbeStream {
+    Plain(TcpStream),
+    Tls(Box<rustls::StreamOwned<rustls::ClientConnection, TcpStream>>),
+}
+
+impl ProbeStream {
+    fn tcp(&self) -> &TcpStream {
+        match self {
+            ProbeStream::Plain(s) => s,
+            ProbeStream::Tls(t) => &t.sock,
+        }
+    }
+
+    /// A TLS failure in a sentence (a refused certificate above all).
+    fn explain(e: io::Error) -> io::Error {
+        match e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) {
+            Some(tls) => io::Error::new(e.kind(), crate::tls::client::explain(tls)),
+            None => e,
+        }
+    }
+}
+
+impl Read for ProbeStream {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            ProbeStream::Plain(s) => s.read(buf),
+            ProbeStream::Tls(t) => t.read(buf).map_err(ProbeStream::explain),
+        }
+    }
+}
+
+impl Write for ProbeStream {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            ProbeStream::Plain(s) => s.write(buf),
+            ProbeStream::Tls(t) => t.write(buf).map_err(ProbeStream::explain),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            ProbeStream::Plain(s) => s.flush(),
+            ProbeStream::Tls(t) => t.flush().map_err(ProbeStream::explain),
+        }
+    }
+}
+
 /// A registered blocking client in the probe room.
 struct Publisher {
-    sock: TcpStream,
+    sock: ProbeStream,
     dec: FrameDecoder,
     buf: Vec<u8>,
     out: Vec<u8>,
     nick: String,
     room: String,
+}
+
+/// Where the probe publisher connects.
+#[derive(Debug, Clone, Copy)]
+pub struct ProbeTarget<'a> {
+    /// The server.
+    pub addr: SocketAddr,
+    /// `--tls`: its settings.
+    pub tls: Option<&'a BenchTls>,
 }
 
 /// What one read found.
@@ -66,15 +126,19 @@ struct Seen {
 
 impl Publisher {
     fn connect(
-        addr: SocketAddr,
+        to: &ProbeTarget<'_>,
         nick: &str,
         token: &str,
         version: u8,
         room: &str,
         timeout: Duration,
     ) -> Result<Publisher, ProbeError> {
-        let sock = TcpStream::connect_timeout(&addr, timeout)?;
-        sock.set_nodelay(true)?;
+        let tcp = TcpStream::connect_timeout(&to.addr, timeout)?;
+        tcp.set_nodelay(true)?;
+        let sock = match to.tls {
+            None => ProbeStream::Plain(tcp),
+            Some(t) => ProbeStream::Tls(Box::new(rustls::StreamOwned::new(t.session()?, tcp))),
+        };
         let mut p = Publisher {
             sock,
             dec: FrameDecoder::new(usize::from(u16::MAX)),
@@ -125,7 +189,7 @@ impl Publisher {
         if left.is_zero() {
             return Err(ProbeError::Timeout(Duration::ZERO, what));
         }
-        self.sock.set_read_timeout(Some(left))?;
+        self.sock.tcp().set_read_timeout(Some(left))?;
         let n = match self.sock.read(&mut self.buf) {
             Ok(0) => {
                 return Err(ProbeError::Refused(
@@ -183,7 +247,7 @@ impl Publisher {
 /// their echoes. Any ERROR to the publisher ends the probe with an error.
 #[allow(clippy::too_many_arguments)]
 pub fn publish_probes(
-    addr: SocketAddr,
+    to: &ProbeTarget<'_>,
     nick: &str,
     token: &str,
     version: u8,
@@ -192,7 +256,7 @@ pub fn publish_probes(
     interval: Duration,
     timeout: Duration,
 ) -> Result<ProbeSent, ProbeError> {
-    let mut p = Publisher::connect(addr, nick, token, version, room, timeout)?;
+    let mut p = Publisher::connect(to, nick, token, version, room, timeout)?;
     let started = Instant::now();
     let mut echoed = 0;
     for i in 0..count {

@@ -5,6 +5,7 @@ use hdrhistogram::Histogram;
 use serde::Serialize;
 
 use crate::bench::procstat::CpuUsage;
+use crate::bench::storm::StormReport;
 
 /// Latency of measured deliveries, send stamp to receipt.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -45,6 +46,8 @@ pub struct TrafficReport {
     pub scenario: &'static str,
     /// Server address.
     pub addr: String,
+    /// The connections spoke TLS (`--tls`).
+    pub tls: bool,
     /// Server name from WELCOME.
     pub server_name: Option<String>,
     /// Server payload limit from WELCOME.
@@ -129,6 +132,8 @@ pub struct TrafficReport {
     pub server_threads: Option<u64>,
     /// The first error any connection met.
     pub first_error: Option<String>,
+    /// `--bad-logins`: how the storm of wrong passwords was answered.
+    pub bad_logins: Option<StormReport>,
 }
 
 impl TrafficReport {
@@ -140,6 +145,7 @@ impl TrafficReport {
             && self.published > 0
             && self.deliveries == self.expected_deliveries
             && self.connections_dropped == 0
+            && self.bad_logins.as_ref().is_none_or(StormReport::ok)
     }
 }
 
@@ -201,6 +207,8 @@ pub struct ConnectReport {
     pub scenario: &'static str,
     /// Server address.
     pub addr: String,
+    /// The connections spoke TLS (`--tls`).
+    pub tls: bool,
     /// Server name from WELCOME.
     pub server_name: Option<String>,
     /// Generator threads.
@@ -370,8 +378,9 @@ fn traffic_rows(r: &TrafficReport) -> Vec<(String, String)> {
     row(
         "server",
         format!(
-            "{} ({}, max_payload {})",
+            "{}{} ({}, max_payload {})",
             r.addr,
+            if r.tls { " over TLS" } else { "" },
             r.server_name.as_deref().unwrap_or("?"),
             opt(r.max_payload)
         ),
@@ -466,6 +475,9 @@ fn traffic_rows(r: &TrafficReport) -> Vec<(String, String)> {
     if let Some(e) = &r.first_error {
         row("first error", e.clone());
     }
+    if let Some(b) = &r.bad_logins {
+        rows.extend(b.rows());
+    }
     rows
 }
 
@@ -479,7 +491,12 @@ fn connect_rows(r: &ConnectReport) -> Vec<(String, String)> {
     row("scenario", format!("connect N={}{room}", r.connections));
     row(
         "server",
-        format!("{} ({})", r.addr, r.server_name.as_deref().unwrap_or("?")),
+        format!(
+            "{}{} ({})",
+            r.addr,
+            if r.tls { " over TLS" } else { "" },
+            r.server_name.as_deref().unwrap_or("?")
+        ),
     );
     row(
         "registered",
@@ -598,6 +615,7 @@ mod tests {
         TrafficReport {
             scenario: "fanout",
             addr: "127.0.0.1:7000".into(),
+            tls: false,
             server_name: Some("stxchat".into()),
             max_payload: Some(4096),
             threads: 2,
@@ -651,6 +669,7 @@ mod tests {
             server_rss_kb_after: Some(4096),
             server_threads: Some(1),
             first_error: None,
+            bad_logins: None,
         }
     }
 
@@ -759,6 +778,7 @@ mod tests {
         let mut r = ConnectReport {
             scenario: "connect",
             addr: "127.0.0.1:7000".into(),
+            tls: false,
             server_name: Some("stxchat".into()),
             threads: 2,
             room: None,

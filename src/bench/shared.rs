@@ -9,6 +9,8 @@ use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering::Relaxed};
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
+use crate::bench::transport::BenchTls;
+
 /// Run phases, in order. Workers read the phase at every loop turn.
 pub mod phase {
     /// Connecting and registering.
@@ -66,6 +68,8 @@ pub struct RunConfig {
     pub sources: Vec<IpAddr>,
     /// HELLO token.
     pub token: String,
+    /// `--tls`: speak TLS to the servers, verifying them like the client.
+    pub tls: Option<BenchTls>,
     /// Protocol version said in HELLO (2, or 1 to compare with version 1).
     pub version: u8,
     /// Nick prefix including the run id; a connection's nick is this plus its id in hex.

@@ -121,6 +121,7 @@ pub fn run_child(o: &ConnectOpts, spec: &ChildSpec) -> Result<(), BenchError> {
         addrs: c.addrs.clone(),
         sources: plan_sources(c.addrs[0], share, c.sources),
         token: c.token.clone(),
+        tls: c.tls.clone(),
         version: c.version,
         nick_base: spec.nick_base.clone(),
         rooms: o.room.iter().cloned().collect(),
@@ -245,6 +246,15 @@ fn child_args(
     ]);
     if let Some(r) = &o.room {
         a.extend(["--room".into(), r.clone()]);
+    }
+    if let Some(t) = &c.tls {
+        a.push("--tls".into());
+        if let Some(ca) = &t.ca {
+            a.extend(["--ca".into(), ca.display().to_string()]);
+        }
+        if let Some(name) = &t.server_name {
+            a.extend(["--server-name".into(), name.clone()]);
+        }
     }
     a
 }
@@ -543,6 +553,7 @@ fn merge(o: &ConnectOpts, kids: &[Kid], m: Merged) -> ConnectReport {
     ConnectReport {
         scenario: "connect",
         addr: c.addr_list(),
+        tls: c.tls.is_some(),
         server_name,
         threads: c.threads,
         room: o.room.clone(),

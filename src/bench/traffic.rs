@@ -19,6 +19,7 @@ use crate::bench::progress::Progress;
 use crate::bench::report::{Latency, TrafficReport};
 use crate::bench::shared::{Kind, Role, RunConfig, Shared, phase};
 use crate::bench::sources::plan_sources;
+use crate::bench::storm::Storm;
 use crate::codec::{is_valid_room, names::CHAT_OVERHEAD};
 
 /// Drain ends after this long without a new delivery.
@@ -253,6 +254,9 @@ fn run_traffic(
     plan: TrafficPlan,
 ) -> Result<TrafficReport, BenchError> {
     check_publish(p, &plan)?;
+    if let Some(s) = &c.storm {
+        s.check(c.addrs[0])?;
+    }
     let nick_base = c.nick_base();
     check_common(c, &nick_base, plan.connections)?;
     let longest_nick = format!("{nick_base}{:x}", plan.connections.saturating_sub(1)).len();
@@ -265,6 +269,7 @@ fn run_traffic(
         addrs: c.addrs.clone(),
         sources: plan_sources(c.addrs[0], plan.connections, c.sources),
         token: c.token.clone(),
+        tls: c.tls.clone(),
         version: c.version,
         nick_base,
         rooms: plan.rooms,
@@ -333,7 +338,25 @@ fn run_traffic(
         );
     }
 
-    // Warm-up.
+    // Warm-up (the bad-login storm, if any, starts with it).
+    let storm = match &c.storm {
+        None => None,
+        Some(s) => match Storm::start(
+            s,
+            c.addrs[0],
+            c.tls.clone(),
+            c.handshake_timeout,
+            s.count(p.warmup + p.duration),
+            plan.connections,
+        ) {
+            Ok(storm) => Some(storm),
+            Err(e) => {
+                progress.finish();
+                workers.stop();
+                return Err(e);
+            }
+        },
+    };
     sh.set_phase(phase::WARMUP);
     let warm_end = Instant::now() + p.warmup;
     let mut stall = StallWatch::new(p.stall, plan.kind == Kind::Fanout && p.window > 0);
@@ -369,6 +392,9 @@ fn run_traffic(
         false
     });
     sh.set_phase(phase::DRAIN);
+    if let Some(s) = &storm {
+        s.stop_opening();
+    }
     let measured_s = t_measure.elapsed().as_secs_f64();
     let cpu = cpu0.usage_until(&CpuSnapshot::take(server_pid));
     let rss_after = server_pid.and_then(|pid| procstat::rss_kb(Some(pid)));
@@ -388,6 +414,10 @@ fn run_traffic(
     let drain_s = t_drain.elapsed().as_secs_f64();
     let dropped = sh.dropped_all();
     let hist = workers.stop();
+    if storm.is_some() {
+        progress.set("waiting for the answers to the bad logins".into());
+    }
+    let bad_logins = storm.and_then(Storm::finish);
     progress.finish();
 
     let published = sh.published_measured.load(Relaxed);
@@ -397,6 +427,7 @@ fn run_traffic(
     Ok(TrafficReport {
         scenario: plan.scenario,
         addr: c.addr_list(),
+        tls: c.tls.is_some(),
         server_name: info.as_ref().map(|i| i.name.clone()),
         max_payload: info.as_ref().map(|i| i.max_payload),
         threads: c.threads,
@@ -446,6 +477,7 @@ fn run_traffic(
         server_rss_kb_after: rss_after,
         server_threads: server_pid.and_then(|pid| procstat::threads(Some(pid))),
         first_error: sh.first_error(),
+        bad_logins,
     })
 }
 

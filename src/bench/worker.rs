@@ -5,7 +5,7 @@
 //! place; SAYs are stamped straight into a connection's output buffer and a
 //! batch goes out in one write. Nothing is allocated per frame.
 
-use std::io::{self, Read};
+use std::io;
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, Instant};
@@ -17,6 +17,7 @@ use crate::bench::conn::{Conn, ConnPlan, FrameCx, PROBE_TOKEN, State, Tally, enc
 use crate::bench::payload;
 use crate::bench::shared::{Kind, Role, RunConfig, Shared, phase};
 use crate::bench::sources::{source_for, start_connect};
+use crate::bench::transport::Transport;
 use crate::codec::Event;
 
 /// Token of the worker's waker.
@@ -191,10 +192,15 @@ impl Worker {
             let source = source_for(&self.cfg.sources, plan.id as usize);
             let idx = self.conns.len();
             let registered = start_connect(self.cfg.addrs[usize::from(plan.node)], source)
+                .and_then(|s| Transport::new(s, self.cfg.tls.as_ref()))
                 .and_then(|mut s| {
                     self.poll
                         .registry()
-                        .register(&mut s, Token(idx), Interest::READABLE | Interest::WRITABLE)
+                        .register(
+                            s.tcp_mut(),
+                            Token(idx),
+                            Interest::READABLE | Interest::WRITABLE,
+                        )
                         .map(|()| s)
                 });
             match registered {
@@ -225,7 +231,9 @@ impl Worker {
             return;
         }
         if c.s.state == State::Connecting {
-            let Some(sock) = c.sock.as_ref() else { return };
+            let Some(sock) = c.sock.as_ref().map(Transport::tcp) else {
+                return;
+            };
             match sock.take_error() {
                 Ok(Some(e)) | Err(e) => {
                     self.close(idx, format!("connect: {e}"));
@@ -337,6 +345,12 @@ impl Worker {
         }
         if let Err(e) = result {
             self.close(idx, e);
+            return;
+        }
+        // Over TLS, reading may have made records (handshake, alerts) the
+        // socket did not take yet: send them on the next writable event.
+        if c.sock.as_ref().is_some_and(Transport::wants_write) {
+            c.write_blocked = true;
         }
     }
 
@@ -351,7 +365,7 @@ impl Worker {
         }
         c.s.state = State::Closed;
         if let Some(mut sock) = c.sock.take() {
-            let _ = self.poll.registry().deregister(&mut sock);
+            let _ = self.poll.registry().deregister(sock.tcp_mut());
         }
         c.out = Vec::new();
         c.out_pos = 0;

@@ -37,6 +37,11 @@ const MAX_HELD: usize = 256 * 1024;
 /// cannot fill the queue that everyone shares.
 pub const MAX_IN_FLIGHT_PER_ADDRESS: u32 = 2;
 
+/// The detail of the `server_full` a login gets when its password check
+/// could not be queued (the worker pool's queue is full); `stxchat bench
+/// --bad-logins` tells it from the other `server_full` refusals by it.
+pub const BUSY_DETAIL: &str = "too many logins being checked; try again later";
+
 /// How often a check waiting for its address's turn looks again, ms.
 const RETRY_MS: u64 = crate::accounts::throttle::BASE_DELAY_MS;
 
@@ -289,12 +294,7 @@ impl<T> Engine<T> {
             }
             VerifyOutcome::Busy => {
                 s.auth = None;
-                self.error(
-                    id,
-                    ErrorCode::ServerFull,
-                    "too many logins being checked; try again later",
-                    now,
-                );
+                self.error(id, ErrorCode::ServerFull, BUSY_DETAIL, now);
             }
         }
         self.auth.resumed.push(id);

@@ -24,7 +24,7 @@ pub mod session;
 pub mod snapshot;
 pub mod timers;
 
-pub use auth::VerifyOutcome;
+pub use auth::{BUSY_DETAIL, VerifyOutcome};
 pub use cluster::{ClusterStats, PROPOSAL_WAIT_MS};
 pub use config::{ConfigError, CoreConfig, RateLimit};
 pub use engine::{Engine, Now};
