@@ -8,7 +8,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::cluster::{member_nicks, messages, node, recv_until};
+use common::cluster::{child_node, member_nicks, messages, node, recv_until};
 use common::nats::Nats;
 use common::{Client, Msg, joined};
 use stxchat::codec::{ClientMessage, ErrorCode};
@@ -350,4 +350,73 @@ fn a_node_with_other_settings_refuses_to_join_with_exit_2() {
     ]);
     assert_eq!(code, Some(2), "{stderr}");
     assert!(stderr.contains("other settings"), "{stderr}");
+    // The refusal names the setting and both values (the cluster's 50, the
+    // default, and this node's 7), and nothing that is the same.
+    assert!(
+        stderr.contains(r#"history is "50" there and "7" here"#),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("password is"), "{stderr}");
+}
+
+/// Sends SIGHUP to `node` and waits for a log line with `needle`.
+fn hup(node: &common::ChildServer, needle: &str) -> String {
+    let before = node.count(needle);
+    // SAFETY: kill on our own child's PID.
+    unsafe {
+        libc::kill(node.pid() as libc::pid_t, libc::SIGHUP);
+    }
+    common::wait_until(&format!("a reload logging {needle:?}"), || {
+        node.count(needle) > before
+    });
+    node.log()
+        .into_iter()
+        .filter(|l| l.contains(needle))
+        .nth(before)
+        .unwrap()
+}
+
+/// HELLO as `nick` with `token`; the first frame back.
+fn login(addr: std::net::SocketAddr, nick: &str, token: &str) -> Msg {
+    let mut c = Client::connect(addr);
+    c.nick = nick.into();
+    c.send(ClientMessage::Hello {
+        version: 1,
+        nick,
+        token,
+    });
+    recv_until(&mut c, "the HELLO's answer", LONG, |m| {
+        matches!(m, Msg::Welcome { .. } | Msg::Error(_))
+    })
+    .1
+}
+
+#[test]
+fn a_reload_cannot_change_a_shared_setting_on_one_node() {
+    let nats = Nats::start();
+    let dir = std::env::temp_dir().join(format!(
+        "stxchat-cluster-reload-{}-{}",
+        std::process::id(),
+        rand::random::<u64>()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    let conf = dir.join("stxchat.toml");
+    std::fs::write(&conf, "password = \"old\"\n").unwrap();
+    let conf_arg = conf.to_str().unwrap().to_owned();
+    let a = child_node(&nats, "a", &["--config", &conf_arg]);
+    assert!(matches!(login(a.addr, "carol", "old"), Msg::Welcome { .. }));
+
+    // Another password and a rate: the rate is this node's own and changes
+    // live; the password is the cluster's and stays.
+    let tmp = dir.join("stxchat.toml.tmp");
+    std::fs::write(&tmp, "password = \"new\"\nrate = 100\n").unwrap();
+    std::fs::rename(&tmp, &conf).unwrap();
+    let line = hup(&a, "must be the same on every node");
+    assert!(line.contains("password"), "{line}");
+    let done = a.wait_log("reloaded:");
+    assert!(done.contains("rate"), "{done}");
+    assert!(!done.contains("password"), "not changed live: {done}");
+    assert!(matches!(login(a.addr, "dave", "old"), Msg::Welcome { .. }));
+    assert!(login(a.addr, "erin", "new").is_error(ErrorCode::AuthFailed));
+    let _ = std::fs::remove_dir_all(&dir);
 }

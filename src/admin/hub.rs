@@ -33,12 +33,16 @@ use mio::net::TcpListener;
 use mio::{Interest, Registry, Token};
 use slab::Slab;
 
+use std::sync::Arc;
+
+use crate::admin::cluster_metrics::ClusterMetrics;
 use crate::admin::config::{AdminConfig, AdminConfigError};
 use crate::admin::metrics::{MetricsPublisher, MetricsServer};
 use crate::admin::nodes::NodesPage;
 use crate::admin::rates::RateMeter;
 use crate::admin::rooms::RoomsPage;
 use crate::admin::service::{AdminAuth, AdminSession, AdminSource};
+use crate::cluster::relay::RelayStats;
 use crate::core::observe::{ConnInfo, ConnState, Counters};
 use crate::core::{Engine, Now};
 use crate::server::listener::ListenerKind;
@@ -165,6 +169,8 @@ pub struct AdminHub {
     read_buf: Vec<u8>,
     /// This node's name (`--node`).
     node: String,
+    /// The cluster relay's counters (cluster mode only), for the metrics.
+    relay_stats: Option<Arc<RelayStats>>,
 }
 
 impl std::fmt::Debug for AdminHub {
@@ -240,7 +246,14 @@ impl AdminHub {
             observing: false,
             read_buf: vec![0; 16 * 1024],
             node: node.to_owned(),
+            relay_stats: None,
         })
+    }
+
+    /// Cluster mode: the metrics carry the cluster's counters, the
+    /// relay's (`stats`) and the engine's.
+    pub fn set_relay_stats(&mut self, stats: Arc<RelayStats>) {
+        self.relay_stats = Some(stats);
     }
 
     /// The admin listener's address, if it is on.
@@ -354,7 +367,21 @@ impl AdminHub {
         {
             // The quiet count walks the rooms once (no member lists): cheap
             // at two calls a second.
-            publisher.publish(&engine.counters(now), engine.rooms_by_size(0).quiet);
+            // The cluster's copy: plain numbers and relaxed loads.
+            let cluster = match (&self.relay_stats, engine.cluster_stats()) {
+                (Some(relay), Some(stats)) => Some(ClusterMetrics {
+                    engine: stats.clone(),
+                    relay: relay.counters(),
+                    applied_seq: engine.applied_seq(),
+                    nodes: engine.cluster_nodes().len() as u64,
+                }),
+                _ => None,
+            };
+            publisher.publish(
+                &engine.counters(now),
+                engine.rooms_by_size(0).quiet,
+                cluster.as_ref(),
+            );
             self.next_publish_ms = now.mono_ms + PUBLISH_EVERY_MS;
         }
         if !self.observing && self.admin_addr.is_some() {

@@ -7,6 +7,8 @@
 //! (tiny_http, its own threads) renders the latest copy with
 //! `prometheus-client` on each scrape. Every metric is listed in
 //! `docs/ADMIN.md`; each carries a `node` label, the server's `--node` name.
+//! In cluster mode the copy also holds the cluster's counters
+//! ([`crate::admin::cluster_metrics`]); a server that runs alone has none.
 
 use std::borrow::Cow;
 use std::io;
@@ -20,6 +22,7 @@ use prometheus_client::metrics::counter::ConstCounter;
 use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::registry::{Registry, Unit};
 
+use crate::admin::cluster_metrics::{ClusterMetrics, encode_cluster};
 use crate::codec::ErrorCode;
 use crate::core::observe::Counters;
 
@@ -36,6 +39,8 @@ pub struct Published {
     pub counters: Counters,
     /// Rooms that are quiet now (protocol version 2).
     pub quiet_rooms: u64,
+    /// The cluster's counters (`None` for a server that runs alone).
+    pub cluster: Option<ClusterMetrics>,
 }
 
 /// The latest counters, shared between the event loop (writer) and the
@@ -51,13 +56,22 @@ impl MetricsPublisher {
         MetricsPublisher::default()
     }
 
-    /// Stores a copy of `counters` and the quiet-room count; returns false
-    /// (and stores nothing) if a scrape holds the lock right now, so the
-    /// caller never waits.
-    pub fn publish(&self, counters: &Counters, quiet_rooms: u64) -> bool {
+    /// Stores a copy of `counters`, the quiet-room count and, in cluster
+    /// mode, the cluster's counters; returns false (and stores nothing) if
+    /// a scrape holds the lock right now, so the caller never waits.
+    pub fn publish(
+        &self,
+        counters: &Counters,
+        quiet_rooms: u64,
+        cluster: Option<&ClusterMetrics>,
+    ) -> bool {
         let store = |p: &mut Published| {
             p.counters.clone_from(counters);
             p.quiet_rooms = quiet_rooms;
+            match (&mut p.cluster, cluster) {
+                (Some(mine), Some(theirs)) => mine.clone_from(theirs),
+                (mine, theirs) => *mine = theirs.cloned(),
+            }
         };
         match self.shared.try_lock() {
             Ok(mut p) => {
@@ -82,7 +96,7 @@ impl MetricsPublisher {
 }
 
 /// Encodes one metric without labels.
-fn metric(
+pub(crate) fn metric(
     enc: &mut DescriptorEncoder<'_>,
     name: &str,
     help: &str,
@@ -236,14 +250,22 @@ fn encode_counters(enc: &mut DescriptorEncoder<'_>, p: &Published) -> Result<(),
         Some(&Unit::Seconds),
         &ConstGauge::new(c.uptime_ms as f64 / 1000.0),
     )?;
+    if let Some(cluster) = &p.cluster {
+        encode_cluster(enc, cluster)?;
+    }
     Ok(())
 }
 
-/// Renders `counters` and the quiet-room count of node `node` as
-/// Prometheus (OpenMetrics) text.
-pub fn render(counters: &Counters, quiet_rooms: u64, node: &str) -> String {
+/// Renders `counters`, the quiet-room count and the cluster's counters
+/// (if any) of node `node` as Prometheus (OpenMetrics) text.
+pub fn render(
+    counters: &Counters,
+    quiet_rooms: u64,
+    cluster: Option<&ClusterMetrics>,
+    node: &str,
+) -> String {
     let publisher = MetricsPublisher::new();
-    publisher.publish(counters, quiet_rooms);
+    publisher.publish(counters, quiet_rooms, cluster);
     render_registry(&registry(publisher, node))
 }
 
@@ -406,7 +428,7 @@ mod tests {
 
     #[test]
     fn rendered_text_parses_and_carries_every_counter() {
-        let text = render(&sample(), 2, "node-a");
+        let text = render(&sample(), 2, None, "node-a");
         assert!(text.ends_with("# EOF\n"), "{text}");
         assert_every_line_parses(&text);
         let lines = text.lines().map(|l| Ok(l.to_owned()));
@@ -455,9 +477,120 @@ mod tests {
         }
     }
 
+    fn cluster_sample() -> ClusterMetrics {
+        use crate::cluster::envelope::EnvelopeError;
+        use crate::cluster::relay::IgnoredKind;
+        let mut m = ClusterMetrics {
+            applied_seq: 123_456,
+            nodes: 3,
+            ..ClusterMetrics::default()
+        };
+        let e = &mut m.engine;
+        e.applied = 1_000;
+        e.bad_records[EnvelopeError::Truncated.index()] = 4;
+        e.replayed = 5;
+        e.invalid = 6;
+        e.unavailable = 7;
+        e.resyncs = 8;
+        e.unrecovered = 9;
+        e.recovered = 10;
+        let r = &mut m.relay;
+        r.records = 1_003;
+        r.gap_fetched = 11;
+        r.unrecoverable = 12;
+        r.ignored[IgnoredKind::HeartbeatMalformed.index()] = 13;
+        r.refused = 14;
+        r.link_up = true;
+        m
+    }
+
+    #[test]
+    fn cluster_counters_render_in_cluster_mode_only() {
+        let alone = render(&sample(), 0, None, "solo");
+        assert!(!alone.contains("stxchat_cluster_"), "{alone}");
+
+        let text = render(&sample(), 0, Some(&cluster_sample()), "node-b");
+        assert!(text.ends_with("# EOF\n"), "{text}");
+        assert_every_line_parses(&text);
+        let scrape =
+            prometheus_parse::Scrape::parse(text.lines().map(|l| Ok(l.to_owned()))).unwrap();
+        let v = |n, l| value(&scrape, n, l);
+        for (name, want) in [
+            ("stxchat_cluster_records_received_total", 1_003.0),
+            ("stxchat_cluster_records_applied_total", 1_000.0),
+            ("stxchat_cluster_gap_fetched_total", 11.0),
+            ("stxchat_cluster_gap_unrecoverable_total", 12.0),
+            ("stxchat_cluster_resyncs_total", 8.0),
+            ("stxchat_cluster_recovered_messages_total", 10.0),
+            ("stxchat_cluster_unrecovered_rooms_total", 9.0),
+            ("stxchat_cluster_replayed_records_total", 5.0),
+            ("stxchat_cluster_invalid_records_total", 6.0),
+            ("stxchat_cluster_unavailable_total", 7.0),
+            ("stxchat_cluster_publishes_refused_total", 14.0),
+            ("stxchat_cluster_link_up", 1.0),
+            ("stxchat_cluster_applied_sequence", 123_456.0),
+            ("stxchat_cluster_nodes", 3.0),
+        ] {
+            assert_eq!(v(name, None), want, "{name}");
+        }
+        assert_eq!(
+            v(
+                "stxchat_cluster_bad_records_total",
+                Some(("kind", "truncated"))
+            ),
+            4.0
+        );
+        assert_eq!(
+            v(
+                "stxchat_cluster_bad_records_total",
+                Some(("kind", "garbage"))
+            ),
+            0.0
+        );
+        let kinds = |family: &str| scrape.samples.iter().filter(|s| s.metric == family).count();
+        assert_eq!(
+            kinds("stxchat_cluster_bad_records_total"),
+            crate::cluster::envelope::ERROR_KINDS
+        );
+        assert_eq!(
+            v(
+                "stxchat_cluster_ignored_total",
+                Some(("kind", "heartbeat_malformed"))
+            ),
+            13.0
+        );
+        assert_eq!(
+            kinds("stxchat_cluster_ignored_total"),
+            crate::cluster::relay::IGNORED_KINDS
+        );
+        for s in &scrape.samples {
+            assert_eq!(s.labels.get("node"), Some("node-b"), "{}", s.metric);
+        }
+        // The link down reads 0, and the other families are still there.
+        let mut down = cluster_sample();
+        down.relay.link_up = false;
+        let text = render(&Counters::default(), 0, Some(&down), "n");
+        let scrape =
+            prometheus_parse::Scrape::parse(text.lines().map(|l| Ok(l.to_owned()))).unwrap();
+        assert_eq!(value(&scrape, "stxchat_cluster_link_up", None), 0.0);
+        assert_eq!(value(&scrape, "stxchat_messages_total", None), 0.0);
+    }
+
+    #[test]
+    fn publish_replaces_the_cluster_copy() {
+        let p = MetricsPublisher::new();
+        let mut m = cluster_sample();
+        assert!(p.publish(&sample(), 0, Some(&m)));
+        m.engine.applied += 1;
+        assert!(p.publish(&sample(), 0, Some(&m)));
+        assert_eq!(p.latest().cluster, Some(m));
+        assert!(p.publish(&sample(), 0, None));
+        assert_eq!(p.latest().cluster, None);
+    }
+
     #[test]
     fn empty_counters_render_zeros() {
-        let text = render(&Counters::default(), 0, "n");
+        let text = render(&Counters::default(), 0, None, "n");
         let scrape =
             prometheus_parse::Scrape::parse(text.lines().map(|l| Ok(l.to_owned()))).unwrap();
         assert_eq!(value(&scrape, "stxchat_messages_total", None), 0.0);
@@ -471,11 +604,11 @@ mod tests {
     #[test]
     fn publish_never_waits_for_a_scrape() {
         let p = MetricsPublisher::new();
-        assert!(p.publish(&sample(), 1));
+        assert!(p.publish(&sample(), 1, None));
         assert_eq!(p.latest().counters, sample());
         assert_eq!(p.latest().quiet_rooms, 1);
         let guard = p.shared.lock().unwrap();
-        assert!(!p.publish(&Counters::default(), 0));
+        assert!(!p.publish(&Counters::default(), 0, None));
         drop(guard);
         assert_eq!(p.latest().counters, sample());
     }

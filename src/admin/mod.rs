@@ -3,10 +3,12 @@
 //! the per-second rates ([`rates`]), the room listing ([`rooms`]), the
 //! node name and cluster node list ([`nodes`]), a
 //! blocking admin client ([`client`]) over plain TCP or TLS ([`link`]),
-//! the Prometheus endpoint ([`metrics`]), the operator flags ([`config`]),
+//! the Prometheus endpoint ([`metrics`], the cluster's families in
+//! [`cluster_metrics`]), the operator flags ([`config`]),
 //! and the `stxchat top` screen ([`top`]). Documented in `docs/ADMIN.md`.
 
 pub mod client;
+pub mod cluster_metrics;
 pub mod config;
 pub mod hub;
 pub mod link;

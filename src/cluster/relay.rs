@@ -38,6 +38,10 @@ pub struct RelayConfig {
     pub listen_ms: u64,
     /// Connection attempts before giving up with [`FromRelay::Fatal`].
     pub connect_attempts: u32,
+    /// The shared settings by name, encoded ([`super::settings::Settings`]):
+    /// sent to a joining node whose fingerprint differs, so that its
+    /// refusal names them. Empty: none to tell (the refusal is then plain).
+    pub settings: Vec<u8>,
 }
 
 impl RelayConfig {
@@ -50,6 +54,7 @@ impl RelayConfig {
             fingerprint,
             listen_ms: 2_500,
             connect_attempts: 5,
+            settings: Vec::new(),
         }
     }
 }
@@ -79,6 +84,60 @@ pub fn parse_servers(s: &str) -> Result<Servers, String> {
     Ok(Servers(v))
 }
 
+/// Kinds of message on the cluster's subjects that the relay ignores (not
+/// ours, or malformed), each counted on its own and logged once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IgnoredKind {
+    /// A feed message without the stream's headers (not republished by it).
+    FeedWithoutHeaders,
+    /// A message on the heartbeat subject that is not a heartbeat.
+    HeartbeatForeign,
+    /// A heartbeat of a version this build does not know.
+    HeartbeatVersion,
+    /// A truncated or malformed heartbeat.
+    HeartbeatMalformed,
+    /// A snapshot request without a reply subject.
+    SnapshotRequest,
+    /// A malformed snapshot chunk.
+    SnapshotChunk,
+    /// A settings request without a reply subject.
+    SettingsRequest,
+}
+
+/// How many [`IgnoredKind`]s there are.
+pub const IGNORED_KINDS: usize = 7;
+
+impl IgnoredKind {
+    /// Every kind, in the order of the counters.
+    pub const ALL: [IgnoredKind; IGNORED_KINDS] = [
+        IgnoredKind::FeedWithoutHeaders,
+        IgnoredKind::HeartbeatForeign,
+        IgnoredKind::HeartbeatVersion,
+        IgnoredKind::HeartbeatMalformed,
+        IgnoredKind::SnapshotRequest,
+        IgnoredKind::SnapshotChunk,
+        IgnoredKind::SettingsRequest,
+    ];
+
+    /// A short name (the `kind` label of the metric).
+    pub fn name(self) -> &'static str {
+        match self {
+            IgnoredKind::FeedWithoutHeaders => "feed_without_headers",
+            IgnoredKind::HeartbeatForeign => "heartbeat_foreign",
+            IgnoredKind::HeartbeatVersion => "heartbeat_version",
+            IgnoredKind::HeartbeatMalformed => "heartbeat_malformed",
+            IgnoredKind::SnapshotRequest => "snapshot_request_without_reply",
+            IgnoredKind::SnapshotChunk => "snapshot_chunk_malformed",
+            IgnoredKind::SettingsRequest => "settings_request_without_reply",
+        }
+    }
+
+    /// Its counter's index.
+    pub fn index(self) -> usize {
+        self as usize
+    }
+}
+
 /// Counters the relay keeps for the operator view (read with relaxed
 /// loads; each only grows, except `link_up`).
 #[derive(Debug, Default)]
@@ -95,10 +154,54 @@ pub struct RelayStats {
     /// Messages on our subjects that were not ours (no stream headers,
     /// malformed heartbeats or snapshot chunks): ignored.
     pub ignored: AtomicU64,
+    /// The same, per [`IgnoredKind::index`].
+    pub ignored_by: [AtomicU64; IGNORED_KINDS],
     /// Publishes refused (link down, queue full, failed or timed out).
     pub refused: AtomicU64,
     /// Whether the link to NATS is up.
     pub link_up: AtomicBool,
+}
+
+/// A copy of the relay's counters at one instant (plain numbers, for the
+/// metrics endpoint).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RelayCounters {
+    /// Records handed to the loop.
+    pub records: u64,
+    /// Sequences fetched from the stream to fill a gap.
+    pub gap_fetched: u64,
+    /// Sequences lost (no longer in the stream).
+    pub unrecoverable: u64,
+    /// Resynchronisation snapshots received after a loss.
+    pub resyncs: u64,
+    /// Ignored messages per [`IgnoredKind::index`].
+    pub ignored: [u64; IGNORED_KINDS],
+    /// Publishes refused.
+    pub refused: u64,
+    /// Whether the link to NATS is up.
+    pub link_up: bool,
+}
+
+impl RelayStats {
+    /// Counts one ignored message of `kind`.
+    pub fn count_ignored(&self, kind: IgnoredKind) {
+        self.ignored.fetch_add(1, Ordering::Relaxed);
+        self.ignored_by[kind.index()].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The counters now (a few relaxed loads, no lock).
+    pub fn counters(&self) -> RelayCounters {
+        let l = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        RelayCounters {
+            records: l(&self.records),
+            gap_fetched: l(&self.gap_fetched),
+            unrecoverable: l(&self.unrecoverable),
+            resyncs: l(&self.resyncs),
+            ignored: std::array::from_fn(|i| l(&self.ignored_by[i])),
+            refused: l(&self.refused),
+            link_up: self.link_up.load(Ordering::Relaxed),
+        }
+    }
 }
 
 /// The loop's wake function (it wakes the loop's one `Waker`).
@@ -268,5 +371,23 @@ mod tests {
         assert!(parse_servers("127.0.0.1:4222").is_err());
         assert!(parse_servers("http://x:1").is_err());
         assert!(parse_servers("nats://h:notaport").is_err());
+    }
+
+    #[test]
+    fn ignored_messages_are_counted_per_kind() {
+        let s = RelayStats::default();
+        s.count_ignored(IgnoredKind::HeartbeatVersion);
+        s.count_ignored(IgnoredKind::HeartbeatVersion);
+        s.count_ignored(IgnoredKind::SnapshotChunk);
+        s.link_up.store(true, Ordering::Relaxed);
+        let c = s.counters();
+        assert_eq!(c.ignored[IgnoredKind::HeartbeatVersion.index()], 2);
+        assert_eq!(c.ignored[IgnoredKind::SnapshotChunk.index()], 1);
+        assert_eq!(c.ignored.iter().sum::<u64>(), 3);
+        assert_eq!(s.ignored.load(Ordering::Relaxed), 3);
+        assert!(c.link_up);
+        for (i, k) in IgnoredKind::ALL.iter().enumerate() {
+            assert_eq!(k.index(), i);
+        }
     }
 }

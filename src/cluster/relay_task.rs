@@ -26,7 +26,7 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use async_nats::jetstream::{self, stream};
-use async_nats::{Client, ConnectOptions, Event, Message, ServerAddr, Subscriber};
+use async_nats::{Client, Event, Message};
 use futures_util::StreamExt;
 use tokio::sync::mpsc;
 
@@ -34,22 +34,15 @@ use super::chunks::{self, Reassembly};
 use super::link::{FromRelay, NodeId, ToRelay};
 use super::liveness::{DEAD_AFTER_MS, HEARTBEAT_EVERY_MS, Heartbeat, Liveness, Seen};
 use super::order::OrderBuffer;
-use super::relay::{Outbox, RelayConfig, RelayStats};
+use super::relay::{IgnoredKind, Outbox, RelayConfig, RelayStats};
+use super::relay_connect::{
+    HEARTBEAT_SUBJECT, LOG_PREFIX, SETTINGS_PREFIX, SNAPSHOT_PREFIX, STREAM, Subs, connect,
+    open_stream,
+};
+use super::settings::{self, Settings};
 
-/// The stream that is the cluster's log.
-pub const STREAM: &str = "STXCHAT";
-/// Subjects records are published to (`.<node>.<k>` follows).
-pub const LOG_PREFIX: &str = "stxchat.log";
-/// Where the stream republishes them.
-pub const FEED_PREFIX: &str = "stxchat.feed";
-/// Heartbeats.
-pub const HEARTBEAT_SUBJECT: &str = "stxchat.hb";
-/// Snapshot requests (`.<node>` follows).
-pub const SNAPSHOT_PREFIX: &str = "stxchat.snap";
 /// Subjects per node in the log (its last records kept for gap filling).
 pub const RECORD_SLOTS: u64 = 1024;
-/// How long the stream keeps a record (a dead node's subjects go away).
-pub const MAX_AGE: Duration = Duration::from_secs(600);
 
 /// Records held by the order buffer at most (and their bytes).
 const MAX_HELD: usize = 200_000;
@@ -66,6 +59,8 @@ const TAIL_EVERY_MS: u64 = 1_000;
 const REPORT_EVERY_MS: u64 = 10_000;
 /// JetStream requests and publish acks time out after this.
 const JS_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long a refusing node waits for the other node's settings list.
+const SETTINGS_WAIT: Duration = Duration::from_secs(2);
 
 /// Runs the relay until [`ToRelay::Stop`] (or the loop is gone); a start
 /// that cannot succeed ends in [`FromRelay::Fatal`].
@@ -139,119 +134,6 @@ pub(crate) async fn run(
     }
 }
 
-/// Connects to one of the servers, trying `connect_attempts` times.
-async fn connect(
-    cfg: &RelayConfig,
-    events: mpsc::UnboundedSender<Event>,
-) -> Result<Client, String> {
-    let addrs: Vec<ServerAddr> = cfg
-        .servers
-        .iter()
-        .map(|s| {
-            s.parse::<ServerAddr>()
-                .map_err(|e| format!("bad NATS address {s:?}: {e}"))
-        })
-        .collect::<Result<_, _>>()?;
-    let mut last = String::new();
-    for attempt in 1..=cfg.connect_attempts.max(1) {
-        let events = events.clone();
-        let opts = ConnectOptions::new()
-            .name(format!("stxchat {}", cfg.name))
-            .connection_timeout(Duration::from_secs(2))
-            .max_reconnects(None)
-            .reconnect_delay_callback(|n| Duration::from_millis((n as u64 * 100).min(1_000)))
-            .event_callback(move |ev| {
-                let events = events.clone();
-                async move {
-                    let _ = events.send(ev);
-                }
-            });
-        match opts.connect(addrs.as_slice()).await {
-            Ok(c) => return Ok(c),
-            Err(e) => {
-                last = e.to_string();
-                tracing::warn!(target: "stxchat::cluster", attempt, error = %e, "cannot reach NATS");
-                if attempt < cfg.connect_attempts {
-                    tokio::time::sleep(Duration::from_secs(1)).await;
-                }
-            }
-        }
-    }
-    Err(format!(
-        "cannot reach NATS at {} after {} attempts: {last}",
-        cfg.servers.join(","),
-        cfg.connect_attempts.max(1)
-    ))
-}
-
-/// The stream's settings.
-fn stream_config() -> stream::Config {
-    stream::Config {
-        name: STREAM.into(),
-        subjects: vec![format!("{LOG_PREFIX}.>")],
-        max_messages_per_subject: 1,
-        max_age: MAX_AGE,
-        storage: stream::StorageType::File,
-        num_replicas: 1,
-        discard: stream::DiscardPolicy::Old,
-        republish: Some(stream::Republish {
-            source: format!("{LOG_PREFIX}.>"),
-            destination: format!("{FEED_PREFIX}.>"),
-            headers_only: false,
-        }),
-        ..Default::default()
-    }
-}
-
-/// Creates the stream, or checks that the one there is ours.
-async fn open_stream(js: &jetstream::Context) -> Result<stream::Stream, String> {
-    let want = stream_config();
-    let mut s = js.get_or_create_stream(want.clone()).await.map_err(|e| {
-        format!("cannot create or open the JetStream stream {STREAM} (is nats-server running with -js?): {e}")
-    })?;
-    let info = s
-        .info()
-        .await
-        .map_err(|e| format!("cannot read the stream {STREAM}: {e}"))?;
-    let have = &info.config;
-    if have.subjects != want.subjects
-        || have.republish != want.republish
-        || have.max_messages_per_subject != 1
-        || have.storage != stream::StorageType::File
-    {
-        return Err(format!(
-            "the JetStream stream {STREAM} exists with other settings (subjects {:?}, republish {:?}, \
-             max_msgs_per_subject {}, storage {:?}); delete it (nats stream rm {STREAM}) or use another NATS",
-            have.subjects, have.republish, have.max_messages_per_subject, have.storage
-        ));
-    }
-    Ok(s)
-}
-
-/// The subscriptions the relay reads.
-struct Subs {
-    feed: Subscriber,
-    heartbeats: Subscriber,
-    requests: Subscriber,
-    inbox: Subscriber,
-    inbox_subject: String,
-}
-
-impl Subs {
-    async fn open(client: &Client, node: NodeId) -> Result<Subs, async_nats::SubscribeError> {
-        let inbox_subject = client.new_inbox();
-        Ok(Subs {
-            feed: client.subscribe(format!("{FEED_PREFIX}.>")).await?,
-            heartbeats: client.subscribe(HEARTBEAT_SUBJECT).await?,
-            requests: client
-                .subscribe(format!("{SNAPSHOT_PREFIX}.{node:016x}"))
-                .await?,
-            inbox: client.subscribe(inbox_subject.clone()).await?,
-            inbox_subject,
-        })
-    }
-}
-
 /// Where the start stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Phase {
@@ -312,10 +194,10 @@ impl Task {
     }
 
     /// Logs a kind of bad input the first time it is seen, counts every one.
-    fn ignored(&mut self, kind: &'static str, detail: &str) {
-        self.stats.ignored.fetch_add(1, Ordering::Relaxed);
-        if self.warned.insert(kind) {
-            tracing::warn!(target: "stxchat::cluster", kind, detail, "ignored a message on the cluster's subjects (logged once per kind)");
+    fn ignored(&mut self, kind: IgnoredKind, detail: &str) {
+        self.stats.count_ignored(kind);
+        if self.warned.insert(kind.name()) {
+            tracing::warn!(target: "stxchat::cluster", kind = kind.name(), detail, "ignored a message on the cluster's subjects (logged once per kind)");
         }
     }
 
@@ -335,6 +217,7 @@ impl Task {
                 },
                 m = subs.heartbeats.next() => if let Some(m) = m { self.on_heartbeat(&m) },
                 m = subs.requests.next() => if let Some(m) = m { self.on_snapshot_request(m).await },
+                m = subs.settings.next() => if let Some(m) = m { self.on_settings_request(m).await },
                 m = subs.inbox.next() => if let Some(m) = m { self.on_snapshot_chunk(&m).await },
                 ev = events.recv() => if let Some(ev) = ev { self.on_event(ev).await },
                 cmd = rx.recv() => match cmd {
@@ -361,7 +244,7 @@ impl Task {
             stream_ok.then_some(seq)
         });
         let Some(seq) = seq.filter(|&s| s > 0) else {
-            self.ignored("feed message without stream headers", m.subject.as_str());
+            self.ignored(IgnoredKind::FeedWithoutHeaders, m.subject.as_str());
             return;
         };
         let now = self.now();
@@ -388,9 +271,9 @@ impl Task {
             Ok(hb) => hb,
             Err(e) => {
                 let kind = match e {
-                    super::liveness::HeartbeatError::Magic => "heartbeat: not ours",
-                    super::liveness::HeartbeatError::Version(_) => "heartbeat: unknown version",
-                    super::liveness::HeartbeatError::Truncated => "heartbeat: malformed",
+                    super::liveness::HeartbeatError::Magic => IgnoredKind::HeartbeatForeign,
+                    super::liveness::HeartbeatError::Version(_) => IgnoredKind::HeartbeatVersion,
+                    super::liveness::HeartbeatError::Truncated => IgnoredKind::HeartbeatMalformed,
                 };
                 self.ignored(kind, &e.to_string());
                 return;
@@ -412,10 +295,7 @@ impl Task {
 
     async fn on_snapshot_request(&mut self, m: Message) {
         let Some(reply) = m.reply else {
-            self.ignored(
-                "snapshot request without a reply subject",
-                m.subject.as_str(),
-            );
+            self.ignored(IgnoredKind::SnapshotRequest, m.subject.as_str());
             return;
         };
         if !self.based() {
@@ -428,11 +308,72 @@ impl Task {
             .await;
     }
 
+    /// Answers a request for this node's shared settings (any time: they
+    /// are fixed at start).
+    async fn on_settings_request(&mut self, m: Message) {
+        let Some(reply) = m.reply else {
+            self.ignored(IgnoredKind::SettingsRequest, m.subject.as_str());
+            return;
+        };
+        let body = self.cfg.settings.clone();
+        if let Err(e) = self.client.publish(reply, body.into()).await {
+            tracing::debug!(target: "stxchat::cluster", error = %e, "cannot answer a settings request");
+        }
+    }
+
+    /// Why this node cannot join `peer` (whose fingerprint differs): the
+    /// settings that differ and both values when `peer` tells its list,
+    /// else a plain sentence.
+    async fn mismatch_message(&self, id: NodeId, name: &str) -> String {
+        let plain = format!(
+            "node {name:?} of the cluster has other settings (limits, history, presence limit, \
+             rooms per client, default room, password or registered-only differ): \
+             every node must be started with the same ones"
+        );
+        let Ok(mine) = Settings::decode(&self.cfg.settings) else {
+            return plain;
+        };
+        let subject = format!("{SETTINGS_PREFIX}.{id:016x}");
+        let theirs = match tokio::time::timeout(
+            SETTINGS_WAIT,
+            self.client.request(subject, Vec::new().into()),
+        )
+        .await
+        {
+            Ok(Ok(m)) => Settings::decode(&m.payload).map_err(|e| e.to_string()),
+            Ok(Err(e)) => Err(e.to_string()),
+            Err(_) => Err("no answer".into()),
+        };
+        match theirs {
+            Ok(theirs) => {
+                let diffs = mine.differences(&theirs);
+                if diffs.is_empty() {
+                    // Same names and values, another digest: a build with
+                    // another list of settings.
+                    return format!(
+                        "node {name:?} of the cluster has other settings (the same values, \
+                         another version of stxchat?): every node must run the same release \
+                         with the same settings"
+                    );
+                }
+                format!(
+                    "node {name:?} of the cluster has other settings: {}; every node must be \
+                     started with the same ones",
+                    settings::describe(&diffs)
+                )
+            }
+            Err(why) => {
+                tracing::info!(target: "stxchat::cluster", node = name, why, "cannot read the other node's settings list");
+                plain
+            }
+        }
+    }
+
     async fn on_snapshot_chunk(&mut self, m: &Message) {
         let done = match self.reassembly.take(&m.payload) {
             Ok(done) => done,
             Err(e) => {
-                self.ignored("malformed snapshot chunk", &e.to_string());
+                self.ignored(IgnoredKind::SnapshotChunk, &e.to_string());
                 return;
             }
         };
@@ -683,12 +624,8 @@ impl Task {
     async fn decide(&mut self, tries: u32) -> Result<(), String> {
         let me = self.cfg.node;
         if let Some(p) = self.live.mismatch(me, self.cfg.fingerprint) {
-            return Err(format!(
-                "node {:?} of the cluster has other settings (limits, history, presence limit, \
-                 rooms per client, default room, password or registered-only differ): \
-                 every node must be started with the same ones",
-                p.name
-            ));
+            let (id, name) = (p.id, p.name.clone());
+            return Err(self.mismatch_message(id, &name).await);
         }
         let now = self.now();
         if let Some(from) = self.live.snapshot_source(me) {

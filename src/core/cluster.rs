@@ -21,6 +21,7 @@ use std::collections::HashMap;
 
 use crate::cluster::envelope::{self, CLAIM_JOINS_DEFAULT, ERROR_KINDS, Envelope, Record};
 use crate::cluster::link::NodeId;
+use crate::cluster::settings::{Settings, password_text};
 use crate::codec::{ErrorCode, LeftReason};
 use crate::core::config::CoreConfig;
 use crate::core::engine::{Engine, Now};
@@ -330,42 +331,47 @@ impl<T> Engine<T> {
         });
     }
 
-    /// A digest of every setting that must be the same on every node of a
-    /// cluster (a node whose digest differs must not join).
+    /// Every setting that must be the same on every node of a cluster, by
+    /// its flag name, with its value as text (the password as a short
+    /// hash only): what a refusal to join names.
+    pub fn cluster_settings(cfg: &CoreConfig) -> Settings {
+        let mut s = Settings::new();
+        s.push("max-payload", cfg.max_payload.to_string());
+        s.push("history", cfg.history.to_string());
+        s.push("presence-limit", cfg.presence_limit.to_string());
+        s.push("max-rooms-per-client", cfg.max_rooms_per_client.to_string());
+        s.push("default-room", cfg.default_room.as_deref().unwrap_or(""));
+        s.push("password", password_text(cfg.password.as_deref()));
+        s.push("registered-only", cfg.registered_only.to_string());
+        s.push("keepalive", cfg.keepalive_secs.to_string());
+        s
+    }
+
+    /// Puts back into `new` the value `running` has for every setting of
+    /// [`Engine::cluster_settings`], so that a reload on one node cannot
+    /// change one of them (which would silently break the contract that
+    /// every node has the same). Returns the names of those that differed.
+    pub fn keep_cluster_settings(new: &mut CoreConfig, running: &CoreConfig) -> Vec<String> {
+        let changed: Vec<String> = Self::cluster_settings(running)
+            .differences(&Self::cluster_settings(new))
+            .into_iter()
+            .map(|d| d.name)
+            .collect();
+        new.max_payload = running.max_payload;
+        new.history = running.history;
+        new.presence_limit = running.presence_limit;
+        new.max_rooms_per_client = running.max_rooms_per_client;
+        new.default_room.clone_from(&running.default_room);
+        new.password.clone_from(&running.password);
+        new.registered_only = running.registered_only;
+        new.keepalive_secs = running.keepalive_secs;
+        changed
+    }
+
+    /// A digest of [`Engine::cluster_settings`] (a node whose digest
+    /// differs must not join).
     pub fn cluster_fingerprint(cfg: &CoreConfig) -> u64 {
-        let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
-        let mut field = |name: &str, value: &[u8]| {
-            ctx.update(&(name.len() as u64).to_be_bytes());
-            ctx.update(name.as_bytes());
-            ctx.update(&(value.len() as u64).to_be_bytes());
-            ctx.update(value);
-        };
-        field("format", b"1");
-        field("max_payload", &(cfg.max_payload as u64).to_be_bytes());
-        field("history", &(cfg.history as u64).to_be_bytes());
-        field("presence_limit", &(cfg.presence_limit as u64).to_be_bytes());
-        field(
-            "max_rooms_per_client",
-            &(cfg.max_rooms_per_client as u64).to_be_bytes(),
-        );
-        field(
-            "default_room",
-            cfg.default_room
-                .as_deref()
-                .unwrap_or("\u{0}none")
-                .as_bytes(),
-        );
-        // The password itself is hashed, never carried in the clear.
-        field(
-            "password",
-            cfg.password.as_deref().unwrap_or("\u{0}none").as_bytes(),
-        );
-        field("registered_only", &[u8::from(cfg.registered_only)]);
-        field("keepalive_secs", &cfg.keepalive_secs.to_be_bytes());
-        let d = ctx.finish();
-        let mut b = [0u8; 8];
-        b.copy_from_slice(&d.as_ref()[..8]);
-        u64::from_be_bytes(b)
+        Self::cluster_settings(cfg).fingerprint()
     }
 
     /// The next record of the cluster's order: decoded, checked against

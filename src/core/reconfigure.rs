@@ -42,6 +42,26 @@ impl<T> Engine<T> {
     /// presence limit changed; nothing otherwise.
     pub fn reconfigure(&mut self, new: &CoreConfig, now: Now) -> Result<(), ConfigError> {
         new.validate()?;
+        // In a cluster every node must keep the settings the cluster shares
+        // (the password, who may register, the presence limit: every node
+        // checks and turns rooms quiet alike): they stay as started.
+        let kept;
+        let new = if self.cluster.is_some() {
+            let mut n = new.clone();
+            let changed = Self::keep_cluster_settings(&mut n, &self.cfg);
+            if !changed.is_empty() {
+                tracing::warn!(
+                    target: "stxchat::cluster",
+                    kept = ?changed,
+                    "these settings must be the same on every node of a cluster: keeping the running values ({}); change them on every node and restart the cluster",
+                    changed.join(", ")
+                );
+            }
+            kept = n;
+            &kept
+        } else {
+            new
+        };
         let old_rate = self.cfg.rate;
         let old_cap = self.cfg.max_connections_per_ip;
         let old_limit = self.cfg.presence_limit;
@@ -51,16 +71,7 @@ impl<T> Engine<T> {
         self.cfg.rate = new.rate;
         self.cfg.max_connections = new.max_connections;
         self.cfg.max_connections_per_ip = new.max_connections_per_ip;
-        // In a cluster every node must turn rooms quiet at the same point of
-        // the order: the presence limit stays as the cluster started.
-        let new_limit = if self.cluster.is_some() {
-            if new.presence_limit != old_limit {
-                tracing::warn!(target: "stxchat::cluster", "presence_limit cannot change on a cluster node; restart the cluster to change it");
-            }
-            old_limit
-        } else {
-            new.presence_limit
-        };
+        let new_limit = new.presence_limit;
         self.cfg.presence_limit = new_limit;
         if let (None, Some(limit)) = (old_rate, new.rate) {
             for (_, s) in self.sessions.iter_mut() {

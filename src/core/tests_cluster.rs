@@ -727,7 +727,19 @@ fn settings_that_must_match_change_the_fingerprint() {
     c4.default_room = None;
     let mut c5 = cfg();
     c5.max_payload = 1024;
-    for other in [c1, c2, c3, c4, c5] {
+    for other in [c1.clone(), c2, c3.clone(), c4, c5] {
         assert_ne!(Engine::<()>::cluster_fingerprint(&other), base);
     }
+    // The named list tells which differ, and never carries the password.
+    let here = Engine::<()>::cluster_settings(&cfg());
+    let diffs = here.differences(&Engine::<()>::cluster_settings(&c1));
+    assert_eq!(diffs.len(), 1, "{diffs:?}");
+    assert_eq!(diffs[0].name, "history");
+    assert_eq!(diffs[0].there.as_deref(), Some("7"));
+    let pw = Engine::<()>::cluster_settings(&c3);
+    let shown = pw.get("password").unwrap();
+    assert!(
+        shown.starts_with("set (sha256 ") && !shown.contains("pw"),
+        "{shown}"
+    );
 }

@@ -422,3 +422,34 @@ fn a_node_declared_dead_while_alive_closes_its_clients_and_stays_consistent() {
     assert_eq!(c.recv(1, b), vec![Got::Joined("lobby".into(), "a".into())]);
     assert_same_replicas(&c);
 }
+
+#[test]
+fn a_reload_keeps_the_settings_the_cluster_shares() {
+    let mut c = Cluster::new(1, cfg());
+    let now = c.nodes[0].now;
+    let e = &mut c.nodes[0].e;
+    let running = e.config().clone();
+    let mut new = running.clone();
+    new.password = Some("changed".into());
+    new.presence_limit = running.presence_limit + 1;
+    new.rate = Some(crate::core::config::RateLimit {
+        per_sec: 5.0,
+        burst: 5,
+    });
+    e.reconfigure(&new, now).expect("valid");
+    assert_eq!(e.config().password, running.password, "kept");
+    assert_eq!(e.config().presence_limit, running.presence_limit, "kept");
+    assert_eq!(e.config().rate, new.rate, "a local setting changes live");
+    // What keep_cluster_settings reports and restores.
+    let mut again = new.clone();
+    let changed = crate::core::Engine::<()>::keep_cluster_settings(&mut again, &running);
+    assert_eq!(changed, ["presence-limit", "password"]);
+    assert_eq!(
+        crate::core::Engine::<()>::cluster_fingerprint(&again),
+        crate::core::Engine::<()>::cluster_fingerprint(&running)
+    );
+    // Standalone, the same reload changes them.
+    let mut h = Harness::new(cfg());
+    h.e.reconfigure(&new, h.now).expect("valid");
+    assert_eq!(h.e.config().password.as_deref(), Some("changed"));
+}

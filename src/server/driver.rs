@@ -264,7 +264,9 @@ impl Server {
         let cluster = if cfg.cluster.is_empty() {
             None
         } else {
-            Some(cluster_glue::ClusterLink::start(&cfg, &mut engine, &waker)?)
+            let link = cluster_glue::ClusterLink::start(&cfg, &mut engine, &waker)?;
+            admin.set_relay_stats(link.relay_stats());
+            Some(link)
         };
         Ok(Server {
             cluster,

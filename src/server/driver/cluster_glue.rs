@@ -79,8 +79,14 @@ impl ClusterLink {
             }
         };
         engine.enable_cluster(node, &cfg.node);
-        let fingerprint = Engine::<Io>::cluster_fingerprint(&cfg.core);
-        let relay_cfg = RelayConfig::new(cfg.cluster.clone(), node, cfg.node.clone(), fingerprint);
+        let settings = Engine::<Io>::cluster_settings(&cfg.core);
+        let mut relay_cfg = RelayConfig::new(
+            cfg.cluster.clone(),
+            node,
+            cfg.node.clone(),
+            settings.fingerprint(),
+        );
+        settings.encode(&mut relay_cfg.settings);
         let w = waker.clone();
         let relay = Relay::start(
             relay_cfg,
@@ -105,6 +111,11 @@ impl ClusterLink {
             next_status: 0,
             stop: Stop::No,
         })
+    }
+
+    /// The relay's counters (for the metrics endpoint).
+    pub(super) fn relay_stats(&self) -> Arc<crate::cluster::relay::RelayStats> {
+        self.relay.stats().clone()
     }
 
     /// Ends the relay at once (the clean stop ran out of time).
