@@ -6,10 +6,23 @@
 #   benches/cluster.sh hop        # 2 nodes (publishers on A, members on B) against 1 node
 #   benches/cluster.sh ceiling    # sequenced events/s over 2 nodes, perf profile of node A
 #   benches/cluster.sh headline   # 100,000 registered clients in lobby over 6 nodes
+#   benches/cluster.sh rule8      # CLUSTER.md 1.8 under load: publishers on every node,
+#                                 # then every node's gap / loss / resync counters
+#
+# Every run ends by printing each node's cluster counters (scraped from its
+# /metrics: records applied, gap sequences fetched, unrecoverable, resyncs,
+# recovered messages, unrecovered rooms, and the first three per million
+# records applied) into $OUT/counters-<run>.txt.
 #
 # Environment: STXCHAT (binary, default target/release/stxchat), OUT (result
 # directory, default a fresh /tmp/stxchat-cluster-bench.XXXX), PORT_BASE
-# (default 47000; nats on PORT_BASE, node i on PORT_BASE+1+i).
+# (default 47000; nats on PORT_BASE, node i on PORT_BASE+1+i, its metrics on
+# PORT_BASE+50+i). rule8 only: NODES (default 3), RATE (total SAYs/s,
+# default 1500), DURATION (measured seconds, default 60), CLIENTS (default
+# 300) and ROOMS (default 30), WINDOW (a client's SAYs not yet echoed, at
+# most; default 256; 0 = open loop), RESTART_AT (seconds after the start of
+# the bench to kill nats-server and start it again on the same port and
+# store; default none).
 set -euo pipefail
 
 STXCHAT=${STXCHAT:-target/release/stxchat}
@@ -53,15 +66,42 @@ start_nats() {
 
 NODE_PIDS=()
 NODE_ADDRS=()
+METRICS_ADDRS=()
 start_node() { # index, extra flags...
     local i=$1; shift
-    local port=$((PORT_BASE + 1 + i))
+    local port=$((PORT_BASE + 1 + i)) mport=$((PORT_BASE + 50 + i))
     "$STXCHAT" server --bind "127.0.0.1:$port" --node "node$i" --admin-bind off \
-        --stats-interval 0 "$@" >"$OUT/node$i.log" 2>&1 &
+        --metrics-bind "127.0.0.1:$mport" --stats-interval 0 "$@" >"$OUT/node$i.log" 2>&1 &
     local pid=$!; PIDS+=("$pid"); NODE_PIDS+=("$pid"); NODE_ADDRS+=("127.0.0.1:$port")
+    METRICS_ADDRS+=("127.0.0.1:$mport")
     wait_port "$port"
-    log "node$i pid $pid on $port $*"
+    log "node$i pid $pid on $port (metrics $mport) $*"
 }
+
+counters() { # run name: every node's cluster counters (rule 8), into $OUT/counters-NAME.txt
+    local name=$1 k
+    for k in "${!METRICS_ADDRS[@]}"; do
+        curl -s --max-time 5 "http://${METRICS_ADDRS[$k]}/metrics" \
+            | awk -v node="node$k" '
+                /^stxchat_cluster_[a-z_]+(_total)?\{/ {
+                    split($1, a, "{"); v[a[1]] += $2
+                }
+                END {
+                    if (!("stxchat_cluster_records_applied_total" in v)) { print node " standalone (no cluster counters)"; exit }
+                    n = v["stxchat_cluster_records_applied_total"]
+                    g = v["stxchat_cluster_gap_fetched_total"]; u = v["stxchat_cluster_gap_unrecoverable_total"]
+                    r = v["stxchat_cluster_resyncs_total"]
+                    pm = (n > 0) ? 1e6 / n : 0
+                    printf "%s applied %d gap_fetched %d unrecoverable %d resyncs %d recovered %d unrecovered_rooms %d unavailable %d refused %d link_up %d | per million applied: gap_fetched %.1f unrecoverable %.1f resyncs %.1f\n",
+                        node, n, g, u, r, v["stxchat_cluster_recovered_messages_total"],
+                        v["stxchat_cluster_unrecovered_rooms_total"], v["stxchat_cluster_unavailable_total"],
+                        v["stxchat_cluster_publishes_refused_total"], v["stxchat_cluster_link_up"],
+                        g * pm, u * pm, r * pm
+                }' || echo "node$k: no metrics"
+    done | tee "$OUT/counters-$name.txt" >&2
+}
+
+reset_nodes() { stop_all; NODE_PIDS=(); NODE_ADDRS=(); METRICS_ADDRS=(); }
 
 rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
@@ -81,19 +121,21 @@ hop() {
     start_node 0
     bench hop-1node-max "${common[@]}" $(addr_flags) --server-pid "${NODE_PIDS[0]}"
     bench hop-1node-rate1000 "${common[@]}" --rate 1000 $(addr_flags) --server-pid "${NODE_PIDS[0]}"
-    stop_all; NODE_PIDS=(); NODE_ADDRS=()
+    reset_nodes
     # One node in cluster mode: the hop through NATS alone.
     start_nats
     start_node 0 --cluster "$NATS_URL"
     bench hop-1cluster-max "${common[@]}" $(addr_flags) --server-pid "${NODE_PIDS[0]}"
     bench hop-1cluster-rate1000 "${common[@]}" --rate 1000 $(addr_flags) --server-pid "${NODE_PIDS[0]}"
-    stop_all; NODE_PIDS=(); NODE_ADDRS=()
+    counters hop-1cluster
+    reset_nodes
     # Two nodes: publishers on A, members on B.
     start_nats
     start_node 0 --cluster "$NATS_URL"
     start_node 1 --cluster "$NATS_URL"
     bench hop-2nodes-max "${common[@]}" $(addr_flags) --server-pid "${NODE_PIDS[1]}"
     bench hop-2nodes-rate1000 "${common[@]}" --rate 1000 $(addr_flags) --server-pid "${NODE_PIDS[1]}"
+    counters hop-2nodes
     stop_all
 }
 
@@ -120,6 +162,7 @@ ceiling() {
     perf report -i "$OUT/perf-node0.data" --stdio --no-children --percent-limit 1.5 \
         >"$OUT/perf-node0.txt" 2>/dev/null || true
     head -80 "$OUT/perf-node0.txt" >&2 || true
+    counters ceiling
     stop_all
 }
 
@@ -162,6 +205,44 @@ headline() {
         echo "nats rss_before_kb $nrss0 rss_peak_kb $npeak cpu_ticks $((n1 - n0)) (CLK_TCK $(getconf CLK_TCK))"
     } | tee "$OUT/headline-memory.txt" >&2
     head -c 3000 "$OUT/headline.json" >&2; echo >&2
+    counters headline
+    stop_all
+}
+
+restart_nats() { # kill -9 nats-server by PID, start it again on the same port and store
+    log "killing nats-server pid $NATS_PID (SIGKILL) mid-traffic"
+    kill -9 "$NATS_PID" 2>/dev/null || true
+    for _ in $(seq 50); do kill -0 "$NATS_PID" 2>/dev/null || break; sleep 0.1; done
+    local keep=() p
+    for p in "${PIDS[@]}"; do [[ $p == "$NATS_PID" ]] || keep+=("$p"); done
+    PIDS=("${keep[@]}")
+    nats-server -js -a 127.0.0.1 -p "$NATS_PORT" -sd "$OUT/nats-store" >>"$OUT/nats.log" 2>&1 &
+    NATS_PID=$!; PIDS=("$NATS_PID" "${PIDS[@]}")
+    wait_port "$NATS_PORT"
+    log "nats-server restarted: pid $NATS_PID"
+}
+
+rule8() {
+    local nodes=${NODES:-3} rate=${RATE:-1500} duration=${DURATION:-60}
+    local clients=${CLIENTS:-300} rooms=${ROOMS:-30} window=${WINDOW:-256}
+    local name="rule8-${nodes}n-${rate}-w${window}"
+    [[ -n ${RESTART_AT:-} ]] && name="$name-restart"
+    start_nats
+    for i in $(seq 0 $((nodes - 1))); do start_node "$i" --cluster "$NATS_URL"; done
+    # Every room's clients are spread over every node: publishers on all.
+    timeout $((duration + 120)) "$STXCHAT" bench rooms -c "$clients" -r "$rooms" --rate "$rate" \
+        -b 64 -d "$duration" --warmup 2 --window "$window" $(addr_flags) --server-pid "${NODE_PIDS[0]}" \
+        --json >"$OUT/$name.json" 2>"$OUT/$name.err" &
+    local bench_pid=$!
+    if [[ -n ${RESTART_AT:-} ]]; then
+        sleep "$RESTART_AT"
+        restart_nats
+    fi
+    wait "$bench_pid" || true
+    head -c 2500 "$OUT/$name.json" >&2; echo >&2
+    # The counters are published every 500 ms: let the last ones through.
+    sleep 1
+    counters "$name"
     stop_all
 }
 
@@ -169,6 +250,7 @@ case "${1:-}" in
 hop) hop ;;
 ceiling) ceiling ;;
 headline) headline ;;
-*) echo "usage: $0 hop|ceiling|headline" >&2; exit 2 ;;
+rule8) rule8 ;;
+*) echo "usage: $0 hop|ceiling|headline|rule8" >&2; exit 2 ;;
 esac
 log "results in $OUT"
