@@ -590,6 +590,16 @@ fn sighup_serves_a_new_certificate_to_new_admin_sessions() {
     wait_until("the TLS admin listener", || {
         once(&ca(&ca_a)).status.success()
     });
+    // Refusals are logged (not counted: the chat counters count chat
+    // connections only).
+    let mut plain = TcpStream::connect(format!("127.0.0.1:{admin_port}")).unwrap();
+    plain
+        .write_all(&common::frame(&[0x40, 0x01, 0x00]))
+        .unwrap();
+    assert!(closed_by_server(&mut plain));
+    wait_until("the refusal logged", || {
+        server.count("admin session refused: transport error") == 1
+    });
     // A session opened before the reload keeps its certificate.
     let setup_a = trusting(&ca_a);
     let mut before = AdminClient::connect_tls(&admin, None, WAIT, Some(&setup_a)).unwrap();
