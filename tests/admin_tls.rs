@@ -1,7 +1,8 @@
 //! The admin channel over TLS (`--admin-tls`) and `stxchat top --tls`, over
 //! real loopback sockets with certificates made in the test: the one-shot
-//! report and the live screen's network thread over TLS, a certificate the
-//! client does not trust refused with a clear message, plaintext and
+//! report, the live screen's network thread and the live screen itself (on
+//! a pseudo-terminal) over TLS, a certificate the client does not trust
+//! refused with a clear message (and exit code 1, on the live screen too), plaintext and
 //! garbage on the TLS admin port refused while chat and good admin clients
 //! are served, silent handshakes closed by the handshake timeout (freeing
 //! their slots), the flag's refusals (exit 2), and SIGHUP serving a new
@@ -589,6 +590,16 @@ fn sighup_serves_a_new_certificate_to_new_admin_sessions() {
     wait_until("the TLS admin listener", || {
         once(&ca(&ca_a)).status.success()
     });
+    // Refusals are logged (not counted: the chat counters count chat
+    // connections only).
+    let mut plain = TcpStream::connect(format!("127.0.0.1:{admin_port}")).unwrap();
+    plain
+        .write_all(&common::frame(&[0x40, 0x01, 0x00]))
+        .unwrap();
+    assert!(closed_by_server(&mut plain));
+    wait_until("the refusal logged", || {
+        server.count("admin session refused: transport error") == 1
+    });
     // A session opened before the reload keeps its certificate.
     let setup_a = trusting(&ca_a);
     let mut before = AdminClient::connect_tls(&admin, None, WAIT, Some(&setup_a)).unwrap();
@@ -626,4 +637,118 @@ fn sighup_serves_a_new_certificate_to_new_admin_sessions() {
         once(&ca(&ca_b)).status.success(),
         "still TLS until a restart"
     );
+}
+
+/// `stxchat top` (the live screen) on a pseudo-terminal of its own: its
+/// screen output collected, keys typed into it.
+struct Screen {
+    child: Child,
+    master: std::fs::File,
+    output: Arc<Mutex<Vec<u8>>>,
+    stderr: std::process::ChildStderr,
+}
+
+impl Screen {
+    fn start(args: &[&str]) -> Screen {
+        use std::os::fd::FromRawFd;
+        let (mut master, mut slave) = (0, 0);
+        let size = libc::winsize {
+            ws_row: 30,
+            ws_col: 140,
+            ws_xpixel: 0,
+            ws_ypixel: 0,
+        };
+        // SAFETY: openpty writes two new descriptors we then own.
+        let rc = unsafe {
+            libc::openpty(
+                &mut master,
+                &mut slave,
+                std::ptr::null_mut(),
+                std::ptr::null(),
+                &size,
+            )
+        };
+        assert_eq!(rc, 0, "openpty: {}", std::io::Error::last_os_error());
+        // SAFETY: both descriptors are ours alone from here on.
+        let (master, slave) = unsafe {
+            (
+                std::fs::File::from_raw_fd(master),
+                std::fs::File::from_raw_fd(slave),
+            )
+        };
+        let mut child = Process::new(env!("CARGO_BIN_EXE_stxchat"))
+            .arg("top")
+            .args(args)
+            .env_clear()
+            .env("TERM", "xterm-256color")
+            .stdin(slave.try_clone().unwrap())
+            .stdout(slave)
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run stxchat top on a pty");
+        let output = Arc::new(Mutex::new(Vec::new()));
+        let sink = output.clone();
+        let mut reader = master.try_clone().unwrap();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            // Ends with an error (EIO) once the child has closed the pty.
+            while let Ok(n) = reader.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                sink.lock().unwrap().extend_from_slice(&buf[..n]);
+            }
+        });
+        let stderr = child.stderr.take().unwrap();
+        Screen {
+            child,
+            master,
+            output,
+            stderr,
+        }
+    }
+
+    fn shows(&self, text: &str) -> bool {
+        String::from_utf8_lossy(&self.output.lock().unwrap()).contains(text)
+    }
+
+    /// Waits (bounded) for the exit; its code and what it said on stderr.
+    fn exit(mut self) -> (Option<i32>, String) {
+        let mut status = None;
+        wait_until("stxchat top to exit", || {
+            status = self.child.try_wait().unwrap();
+            status.is_some()
+        });
+        let mut err = String::new();
+        let _ = self.stderr.read_to_string(&mut err);
+        (status.unwrap().code(), err)
+    }
+}
+
+impl Drop for Screen {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn the_live_screen_runs_over_tls_and_ends_on_a_refused_certificate() {
+    let certs = Certs::new();
+    let other = Certs::new();
+    let srv = tls_admin_server(&certs, 120_000);
+    let admin = localhost(srv.admin);
+    let _zoe = Client::join_as(srv.addr, "zoe");
+    let mut screen = Screen::start(&["--admin", &admin, "--tls", "--ca", certs.ca()]);
+    wait_until("the live screen over TLS", || {
+        screen.shows("live") && screen.shows("zoe")
+    });
+    screen.master.write_all(b"q").unwrap();
+    let (code, err) = screen.exit();
+    assert_eq!(code, Some(0), "{err}");
+
+    let screen = Screen::start(&["--admin", &admin, "--tls", "--ca", other.ca()]);
+    let (code, err) = screen.exit();
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("certificate was refused"), "{err}");
 }

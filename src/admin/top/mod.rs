@@ -244,7 +244,12 @@ pub fn run_top(args: TopArgs) -> ExitCode {
         return ExitCode::from(2);
     }
     match run_screen(&args, tls) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(None) => ExitCode::SUCCESS,
+        Ok(Some(refused)) => {
+            // The terminal is back: say why, as --once would.
+            eprintln!("stxchat top: {refused}");
+            ExitCode::FAILURE
+        }
         Err(e) => {
             eprintln!("stxchat top: {e}");
             ExitCode::FAILURE
@@ -297,7 +302,9 @@ fn unix_ms() -> u64 {
         .map_or(0, |d| d.as_millis() as u64)
 }
 
-fn run_screen(args: &TopArgs, tls: Option<TlsSetup>) -> std::io::Result<()> {
+/// The live screen until `q` (`None`), or until the server refused us for
+/// good (a token, version or certificate it will never accept: why).
+fn run_screen(args: &TopArgs, tls: Option<TlsSetup>) -> std::io::Result<Option<String>> {
     let (utx, urx) = mpsc::channel();
     let (ctx, crx) = mpsc::channel();
     net::spawn(
@@ -321,6 +328,11 @@ fn run_screen(args: &TopArgs, tls: Option<TlsSetup>) -> std::io::Result<()> {
         for u in urx.try_iter().take(50_000) {
             app.apply(u);
         }
+        if let view::Link::Failed(why) = &app.link {
+            // Nothing can be shown from here on (the network thread gave
+            // up): leave, and say why once the terminal is restored.
+            return Ok(Some(why.clone()));
+        }
         app.now_ms = unix_ms();
         terminal.draw(|f| view::draw(f, &mut app))?;
         if Instant::now() >= next_refresh {
@@ -334,7 +346,7 @@ fn run_screen(args: &TopArgs, tls: Option<TlsSetup>) -> std::io::Result<()> {
             loop {
                 if let TermEvent::Key(key) = event::read()? {
                     match app.on_key(key) {
-                        Some(Action::Quit) => return Ok(()),
+                        Some(Action::Quit) => return Ok(None),
                         Some(Action::Send(cmd)) => {
                             let _ = ctx.send(cmd);
                         }
