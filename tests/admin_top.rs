@@ -129,6 +129,7 @@ impl Live {
             NetConfig {
                 addr: admin.to_owned(),
                 token: None,
+                tls: None,
                 poll_every: Duration::from_millis(200),
                 retry_every: Duration::from_millis(200),
                 timeout: WAIT,

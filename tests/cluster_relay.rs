@@ -263,6 +263,60 @@ fn a_node_with_other_settings_is_refused() {
     assert!(c.base.is_none());
 }
 
+/// A relay config whose settings list holds `history`, its fingerprint
+/// that list's digest; `garble` replaces the list's bytes with garbage
+/// (the fingerprint stays).
+fn config_with(nats: &Nats, id: NodeId, history: &str, garble: bool) -> RelayConfig {
+    use stxchat::cluster::settings::Settings;
+    let mut list = Settings::new();
+    list.push("history", history);
+    list.push("password", "none");
+    let mut cfg = config(nats, id, list.fingerprint());
+    list.encode(&mut cfg.settings);
+    if garble {
+        cfg.settings = b"STXS\x01\x09garbage".to_vec();
+    }
+    cfg
+}
+
+fn refusal(a: &mut Node, c: &mut Node) -> String {
+    let deadline = Instant::now() + WAIT;
+    while c.fatal().is_none() {
+        a.pump();
+        c.pump();
+        assert!(Instant::now() < deadline, "c is refused");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert!(c.base.is_none());
+    c.fatal().unwrap().clone()
+}
+
+#[test]
+fn a_refusal_names_the_setting_or_falls_back_to_the_plain_message() {
+    let nats = Nats::start();
+    let mut a = Node::start(config_with(&nats, 0xa, "50", false));
+    a.ready();
+    let mut c = Node::start(config_with(&nats, 0xc, "7", false));
+    let msg = refusal(&mut a, &mut c);
+    assert!(
+        msg.contains(r#"history is "50" there and "7" here"#),
+        "{msg}"
+    );
+    assert!(!msg.contains("password is"), "{msg}");
+    drop(c);
+    drop(a);
+
+    // A peer whose list does not decode (garbled, or an older build):
+    // the plain message, nothing invented.
+    let nats = Nats::start();
+    let mut a = Node::start(config_with(&nats, 0xa, "50", true));
+    a.ready();
+    let mut c = Node::start(config_with(&nats, 0xc, "7", false));
+    let msg = refusal(&mut a, &mut c);
+    assert!(msg.contains("other settings ("), "{msg}");
+    assert!(!msg.contains("history is"), "{msg}");
+}
+
 #[test]
 fn unreachable_nats_is_a_clear_fatal_error() {
     let port = common::free_port();

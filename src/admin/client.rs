@@ -1,5 +1,5 @@
-//! A blocking admin client over `std::net::TcpStream`, used by `stxchat top`
-//! and by tests.
+//! A blocking admin client over `std::net::TcpStream`, plain or TLS
+//! ([`crate::admin::link`]), used by `stxchat top` and by tests.
 //!
 //! Requests are answered in order, one response each; pushed EVENTs may
 //! arrive between them. The client keeps every frame in arrival order: an
@@ -13,12 +13,14 @@ use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::time::{Duration, Instant};
 
+use crate::admin::link::{AdminStream, HandshakeError, looks_like_tls, rustls_error};
 use crate::admin::nodes::NodesPage;
 use crate::admin::proto::{
     ADMIN_MAX_PAYLOAD, ADMIN_VERSION, AdminErrorCode, AdminRequest, AdminResponse, ListPage,
     MAX_KICK_REASON, MAX_LIST_LIMIT, Snapshot, admin_type, truncate_str,
 };
 use crate::admin::rooms::RoomsPage;
+use crate::client::link::TlsSetup;
 use crate::codec::{EncodeError, Event, FrameDecoder, FrameError, MessageError};
 use crate::core::observe::{ConnEvent, ConnInfo, ConnState};
 
@@ -42,6 +44,13 @@ pub enum ClientError {
     /// A socket error after connecting.
     #[error("admin connection error: {0}")]
     Io(#[from] io::Error),
+    /// The TLS handshake failed (an invalid certificate above all) or a
+    /// TLS record was broken.
+    #[error("{0}")]
+    Tls(#[from] HandshakeError),
+    /// A plain client got a TLS record: the admin listener speaks TLS.
+    #[error("the server's admin listener speaks TLS: connect with --tls (and --ca if needed)")]
+    ServerSpeaksTls,
     /// The server closed the connection.
     #[error("the server closed the admin connection")]
     Closed,
@@ -95,7 +104,10 @@ impl ClientError {
 /// A connected admin session.
 #[derive(Debug)]
 pub struct AdminClient {
-    stream: TcpStream,
+    stream: AdminStream,
+    /// Nothing came from the server yet (a plain client checks the first
+    /// bytes for a TLS record).
+    first_read: bool,
     peer: SocketAddr,
     decoder: FrameDecoder,
     /// Decoded frames not yet handed out, in arrival order.
@@ -117,6 +129,17 @@ impl AdminClient {
         token: Option<&str>,
         timeout: Duration,
     ) -> Result<AdminClient, ClientError> {
+        Self::connect_tls(addr, token, timeout, None)
+    }
+
+    /// [`AdminClient::connect`], over TLS when `tls` is given (the server's
+    /// certificate verified; `timeout` also bounds the handshake).
+    pub fn connect_tls(
+        addr: &str,
+        token: Option<&str>,
+        timeout: Duration,
+        tls: Option<&TlsSetup>,
+    ) -> Result<AdminClient, ClientError> {
         let connect_err = |source| ClientError::Connect {
             addr: addr.to_owned(),
             source,
@@ -136,7 +159,12 @@ impl AdminClient {
         let stream = stream.ok_or_else(|| connect_err(last))?;
         stream.set_nodelay(true)?;
         let peer = stream.peer_addr()?;
+        let stream = match tls {
+            Some(setup) => AdminStream::tls(stream, setup, timeout)?,
+            None => AdminStream::Plain(stream),
+        };
         let mut client = AdminClient {
+            first_read: true,
             stream,
             peer,
             decoder: FrameDecoder::new(ADMIN_MAX_PAYLOAD),
@@ -165,7 +193,8 @@ impl AdminClient {
     pub fn send(&mut self, req: &AdminRequest<'_>) -> Result<(), ClientError> {
         let mut buf = Vec::new();
         req.encode(&mut buf).map_err(ClientError::Encode)?;
-        self.stream.write_all(&buf)?;
+        self.stream.write_all(&buf).map_err(tls_failure)?;
+        self.stream.flush().map_err(tls_failure)?;
         Ok(())
     }
 
@@ -179,7 +208,7 @@ impl AdminClient {
         if left.is_zero() {
             return Ok(false);
         }
-        self.stream.set_read_timeout(Some(left))?;
+        self.stream.socket().set_read_timeout(Some(left))?;
         let n = match self.stream.read(&mut self.read_buf) {
             Ok(0) => {
                 self.closed = true;
@@ -195,12 +224,28 @@ impl AdminClient {
                 return Ok(false);
             }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => return Ok(true),
-            Err(e) if e.kind() == io::ErrorKind::ConnectionReset => {
+            // Reset, or over TLS the socket ended without close_notify.
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::ConnectionReset | io::ErrorKind::UnexpectedEof
+                ) && rustls_error(&e).is_none() =>
+            {
                 self.closed = true;
                 return Err(ClientError::Closed);
             }
-            Err(e) => return Err(e.into()),
+            Err(e) => {
+                self.closed = true;
+                return Err(tls_failure(e));
+            }
         };
+        if std::mem::take(&mut self.first_read)
+            && !self.stream.is_tls()
+            && looks_like_tls(&self.read_buf[..n])
+        {
+            self.closed = true;
+            return Err(ClientError::ServerSpeaksTls);
+        }
         let mut failure = None;
         let inbox = &mut self.inbox;
         self.decoder.decode_all(&self.read_buf[..n], |ev| match ev {
@@ -371,6 +416,14 @@ impl AdminClient {
                 return Ok(None);
             }
         }
+    }
+}
+
+/// A socket error, or a broken TLS session said as such.
+fn tls_failure(e: io::Error) -> ClientError {
+    match rustls_error(&e) {
+        Some(tls) => ClientError::Tls(HandshakeError::Refused(crate::tls::client::explain(tls))),
+        None => ClientError::Io(e),
     }
 }
 

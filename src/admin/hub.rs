@@ -10,9 +10,14 @@
 //! - [`AdminHub::next_deadline`] when computing the poll timeout;
 //! - [`AdminHub::shutdown`] when the server stops.
 //!
-//! Sessions come from the admin listener (plain TCP) or from the web
-//! listener's `/admin/ws` upgrades ([`AdminHub::adopt`]); either way their
-//! bytes go through a [`Transport`], so both are served alike.
+//! Sessions come from the admin listener (plain TCP, or TLS with
+//! `--admin-tls`: its [`ListenerKind`] wraps each accepted stream, as the
+//! chat listeners do) or from the web listener's `/admin/ws` upgrades
+//! ([`AdminHub::adopt`]); either way their bytes go through a [`Transport`],
+//! so all are served alike. A TLS session must finish its handshake within
+//! the handshake timeout (`--handshake-timeout`), so that a silent client
+//! cannot hold one of the [`MAX_ADMIN_CONNECTIONS`] slots; a broken or late
+//! handshake is logged and closed.
 //!
 //! Work per turn is bounded: each admin session reads at most
 //! [`READ_BUDGET`] bytes and answers at most `WORK_BUDGET` units (see
@@ -40,7 +45,8 @@ use crate::admin::service::{AdminAuth, AdminSession, AdminSource};
 use crate::cluster::relay::RelayStats;
 use crate::core::observe::{ConnInfo, ConnState, Counters};
 use crate::core::{Engine, Now};
-use crate::server::transport::{ReadOutcome, Transport};
+use crate::server::listener::ListenerKind;
+use crate::server::transport::{ReadOutcome, Transport, TransportError};
 
 /// Token of the admin listener.
 pub const ADMIN_LISTENER: Token = Token(usize::MAX - 16);
@@ -62,6 +68,10 @@ pub const ACCEPT_RETRY_MS: u64 = 100;
 
 /// How often counters are handed to the metrics endpoint.
 pub const PUBLISH_EVERY_MS: u64 = 500;
+
+/// How long a TLS admin session may take to finish its handshake unless
+/// [`AdminHub::set_handshake_timeout`] says otherwise (the chat default).
+pub const DEFAULT_HANDSHAKE_TIMEOUT_MS: u64 = 10_000;
 
 /// Why the operator side of a server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -133,12 +143,18 @@ struct AdminConn {
     queued: bool,
     /// Set once the session is closing: close by then even if not flushed.
     close_by_ms: Option<u64>,
+    /// While its TLS handshake runs: close it if still running then.
+    handshake_by_ms: Option<u64>,
     dead: bool,
 }
 
 /// The admin listener, its sessions, the rate meter and the metrics feed.
 pub struct AdminHub {
     listener: Option<TcpListener>,
+    /// What the admin listener's sessions speak (plain, or TLS with the
+    /// certificate in force: replaced on reload, sessions keep theirs).
+    kind: ListenerKind,
+    handshake_timeout_ms: u64,
     admin_addr: Option<SocketAddr>,
     accept_pending: bool,
     /// After a failed accept (e.g. out of descriptors): retry then, not before.
@@ -189,6 +205,7 @@ impl AdminHub {
                     target: "stxchat::admin",
                     admin = %local,
                     token = if cfg.effective_token().is_some() { "required" } else { "none" },
+                    tls = cfg.tls.is_some(),
                     "admin listener ready"
                 );
                 (Some(l), Some(local))
@@ -209,8 +226,14 @@ impl AdminHub {
             }
             None => None,
         };
+        let kind = match &cfg.tls {
+            Some(tls) => ListenerKind::Tls(tls.config.clone()),
+            None => ListenerKind::Plain,
+        };
         Ok(AdminHub {
             listener,
+            kind,
+            handshake_timeout_ms: DEFAULT_HANDSHAKE_TIMEOUT_MS,
             admin_addr,
             accept_pending: false,
             accept_retry_ms: None,
@@ -236,6 +259,30 @@ impl AdminHub {
     /// The admin listener's address, if it is on.
     pub fn admin_addr(&self) -> Option<SocketAddr> {
         self.admin_addr
+    }
+
+    /// How long a TLS admin session may take to finish its handshake (the
+    /// server's `--handshake-timeout`).
+    pub fn set_handshake_timeout(&mut self, ms: u64) {
+        self.handshake_timeout_ms = ms;
+    }
+
+    /// Whether the admin listener speaks TLS (`--admin-tls`).
+    pub fn is_tls(&self) -> bool {
+        matches!(self.kind, ListenerKind::Tls(_))
+    }
+
+    /// A reloaded certificate, for TLS sessions accepted from now on (open
+    /// ones keep theirs); false, and nothing changed, if the admin listener
+    /// does not speak TLS.
+    pub fn replace_tls_config(&mut self, config: std::sync::Arc<rustls::ServerConfig>) -> bool {
+        match &mut self.kind {
+            ListenerKind::Tls(running) => {
+                *running = config;
+                true
+            }
+            _ => false,
+        }
     }
 
     /// The metrics endpoint's address, if it is on.
@@ -299,7 +346,7 @@ impl AdminHub {
             at = at.min(self.next_publish_ms);
         }
         for (_, c) in &self.conns {
-            if let Some(by) = c.close_by_ms {
+            for by in [c.close_by_ms, c.handshake_by_ms].into_iter().flatten() {
                 at = at.min(by);
             }
         }
@@ -409,13 +456,20 @@ impl AdminHub {
                     }
                 }
                 Ok(ReadOutcome::WouldBlock) => c.readable = false,
-                Err(_) => {
-                    // A dead socket, or a broken WebSocket stream (its close
-                    // frame is queued and sent as the session closes).
+                Err(e) => {
+                    // A dead socket, or a broken TLS or WebSocket stream (its
+                    // alert or close frame is queued and sent as the session
+                    // closes).
+                    if let TransportError::Protocol { .. } = e {
+                        tracing::info!(target: "stxchat::admin", peer = %c.peer, error = %e, "admin session refused: transport error");
+                    }
                     c.dead = true;
                     c.readable = false;
                 }
             }
+        }
+        if c.handshake_by_ms.is_some() && !c.dead && !c.transport.is_handshaking() {
+            c.handshake_by_ms = None;
         }
         if !c.dead {
             c.session.process(source, auth, meter.rates());
@@ -439,7 +493,17 @@ impl AdminHub {
                         continue;
                     }
                     let _ = stream.set_nodelay(true);
-                    self.insert(Transport::plain(stream), peer, &[], registry);
+                    let transport = match self.kind.transport(stream) {
+                        Ok(t) => t,
+                        Err(e) => {
+                            tracing::info!(target: "stxchat::admin", peer = %peer, error = %e, transport = self.kind.name(), "cannot set up the admin transport");
+                            continue;
+                        }
+                    };
+                    let handshake_by = transport
+                        .is_handshaking()
+                        .then(|| now.mono_ms + self.handshake_timeout_ms);
+                    self.insert(transport, peer, &[], registry, handshake_by);
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     self.accept_pending = false;
@@ -458,13 +522,15 @@ impl AdminHub {
     }
 
     /// Adds a session on `transport` (registered with `registry` here), fed
-    /// `early` bytes first; false (and the transport shut) if the hub is full.
+    /// `early` bytes first, its transport handshake due by `handshake_by_ms`
+    /// (if it has one); false (and the transport shut) if registering failed.
     fn insert(
         &mut self,
         mut transport: Transport,
         peer: SocketAddr,
         early: &[u8],
         registry: &Registry,
+        handshake_by_ms: Option<u64>,
     ) -> bool {
         let entry = self.conns.vacant_entry();
         let key = entry.key();
@@ -495,6 +561,7 @@ impl AdminHub {
             readable: true,
             queued: true,
             close_by_ms: None,
+            handshake_by_ms,
             dead: false,
         });
         self.ready.push(key);
@@ -516,7 +583,7 @@ impl AdminHub {
             transport.abort();
             return false;
         }
-        self.insert(transport, peer, early, registry)
+        self.insert(transport, peer, early, registry, None)
     }
 
     /// Whether the admin channel is on (its listener is bound).
@@ -556,7 +623,12 @@ impl AdminHub {
                 Err(_) => c.dead = true,
             }
         }
+        let late_handshake = c.handshake_by_ms.is_some_and(|by| now.mono_ms >= by);
+        if late_handshake && !c.dead {
+            tracing::info!(target: "stxchat::admin", peer = %c.peer, "admin session refused: TLS handshake timed out");
+        }
         let finished = c.dead
+            || late_handshake
             || (c.session.is_closing() && !c.session.has_output())
             || c.close_by_ms.is_some_and(|by| now.mono_ms >= by);
         if finished {

@@ -101,7 +101,7 @@ pub struct ServerArgs {
     /// IRC gateway flags: --irc-bind, --irc-oper-password, --irc-motd.
     #[command(flatten)]
     pub irc: Box<IrcArgs>,
-    /// Operator flags: --admin-bind, --admin-token, --metrics-bind.
+    /// Operator flags: --admin-bind, --admin-token, --admin-tls, --metrics-bind.
     #[command(flatten)]
     pub admin: Box<crate::admin::config::AdminArgs>,
     /// Web flags: --web-bind.
@@ -201,6 +201,7 @@ pub fn load_settings(argv: &[OsString]) -> Result<Settings, SettingsError> {
         ));
     }
     let mut config = args.to_config();
+    let admin_tls = args.admin.admin_tls;
     match (&args.tls_bind, &args.tls_cert, &args.tls_key) {
         (Some(bind), Some(cert), Some(key)) => {
             config.tls = Some(TlsListen {
@@ -216,11 +217,18 @@ pub fn load_settings(argv: &[OsString]) -> Result<Settings, SettingsError> {
                 "--tls-bind needs --tls-cert and --tls-key".into(),
             ));
         }
-        (None, _, _) => {
+        // The certificate of a TLS admin listener alone.
+        (None, Some(_), Some(_)) if admin_tls => {}
+        (None, _, _) if !admin_tls => {
             return Err(SettingsError::Flags(
-                "--tls-cert and --tls-key need --tls-bind (where to serve TLS)".into(),
+                "--tls-cert and --tls-key need --tls-bind or --admin-tls (where to serve TLS)"
+                    .into(),
             ));
         }
+        (None, _, _) => {}
+    }
+    if admin_tls {
+        config.admin.tls = Some(admin_tls_settings(&args, &config)?);
     }
     if args.bind.0.is_none() && config.tls.is_none() {
         return Err(SettingsError::Flags(
@@ -236,6 +244,31 @@ pub fn load_settings(argv: &[OsString]) -> Result<Settings, SettingsError> {
         args,
         resolved,
         config,
+    })
+}
+
+/// The admin listener's TLS (`--admin-tls`): the certificate and key of
+/// `--tls-cert` / `--tls-key`, loaded once when the chat TLS listener has
+/// them already.
+fn admin_tls_settings(
+    args: &ServerArgs,
+    config: &ServerConfig,
+) -> Result<crate::admin::config::AdminTls, SettingsError> {
+    let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) else {
+        return Err(SettingsError::Flags(
+            "--admin-tls needs --tls-cert and --tls-key (the admin listener serves the same \
+             certificate as the TLS chat listener)"
+                .into(),
+        ));
+    };
+    let loaded = match &config.tls {
+        Some(t) => t.config.clone(),
+        None => crate::tls::server::load_server_config(cert, key)?,
+    };
+    Ok(crate::admin::config::AdminTls {
+        cert: cert.clone(),
+        key: key.clone(),
+        config: loaded,
     })
 }
 

@@ -234,6 +234,7 @@ impl Server {
         }
         let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
         let mut admin = AdminHub::bind(&cfg.admin, &cfg.node, poll.registry())?;
+        admin.set_handshake_timeout(cfg.core.handshake_timeout_ms);
         let web = match cfg.web_bind {
             Some(addr) => Some(
                 WebListener::bind(addr, cfg.core.handshake_timeout_ms, poll.registry()).map_err(

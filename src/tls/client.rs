@@ -82,6 +82,13 @@ pub fn explain(e: &rustls::Error) -> String {
                                     trusts (its signature does not verify)"
                     .to_string(),
                 C::BadEncoding => "it is damaged (bad encoding)".to_string(),
+                // What webpki reports when a trusted root with the issuer's
+                // name has another kind of key: not its issuer either.
+                C::UnsupportedSignatureAlgorithmForPublicKeyContext { .. } => {
+                    "it is not signed by a certificate authority this client trusts (no trusted \
+                     root's key matches its signature)"
+                        .to_string()
+                }
                 other => format!("{other:?}"),
             };
             format!("the server's certificate was refused: {why} ({hint})")

@@ -26,6 +26,7 @@ use crate::admin::nodes::{MAX_NODES_LIMIT, NodeEntry};
 use crate::admin::proto::{AdminErrorCode, Snapshot};
 use crate::admin::rates::Rates;
 use crate::admin::rooms::MAX_ROOMS_LIMIT;
+use crate::client::link::TlsSetup;
 use crate::core::observe::{ConnInfo, ConnState, Counters, RoomInfo};
 use view::{Action, App};
 
@@ -38,6 +39,24 @@ pub struct TopArgs {
     /// Admin token, if the server was started with --admin-token.
     #[arg(long, env = "STXCHAT_ADMIN_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
+    /// Connect over TLS (a server started with --admin-tls), verifying its
+    /// certificate against the system's root certificates (or --ca). There
+    /// is no way to skip the check.
+    #[arg(long, env = "STXCHAT_ADMIN_TLS")]
+    pub tls: bool,
+    /// With --tls: trust the CA certificates in this PEM file instead of
+    /// the system's (for a self-signed certificate: the certificate itself).
+    #[arg(long, env = "STXCHAT_ADMIN_CA", value_name = "PEM", requires = "tls")]
+    pub ca: Option<std::path::PathBuf>,
+    /// With --tls: the name the certificate must be valid for (default: the
+    /// host of --admin).
+    #[arg(
+        long,
+        env = "STXCHAT_ADMIN_SERVER_NAME",
+        value_name = "NAME",
+        requires = "tls"
+    )]
+    pub server_name: Option<String>,
     /// Print one snapshot (counters, the first page of each list, the
     /// largest rooms) and exit.
     #[arg(long)]
@@ -91,13 +110,14 @@ pub struct OnceReport {
     pub nodes: Option<Vec<NodeEntry>>,
 }
 
-/// Fetches the one-shot report.
+/// Fetches the one-shot report (over TLS when `tls` is given).
 pub fn fetch_once(
     addr: &str,
     token: Option<&str>,
+    tls: Option<&TlsSetup>,
     limit: usize,
 ) -> Result<OnceReport, ClientError> {
-    let mut client = AdminClient::connect(addr, token, DEFAULT_TIMEOUT)?;
+    let mut client = AdminClient::connect_tls(addr, token, DEFAULT_TIMEOUT, tls)?;
     let Snapshot { counters, rates } = client.counters()?;
     let (waiting, waiting_more) = client.list_first(ConnState::Waiting, limit)?;
     let (connected, connected_more) = client.list_first(ConnState::Connected, limit)?;
@@ -204,15 +224,32 @@ pub fn format_once(r: &OnceReport) -> String {
 
 /// Runs `stxchat top`.
 pub fn run_top(args: TopArgs) -> ExitCode {
+    let tls = match crate::client::tls_setup(
+        args.tls,
+        args.ca.as_deref(),
+        args.server_name.as_deref(),
+        &args.admin,
+    ) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("stxchat top: {e}");
+            return ExitCode::from(2);
+        }
+    };
     if args.once {
-        return run_once(&args);
+        return run_once(&args, tls.as_ref());
     }
     if !(args.interval.is_finite() && args.interval >= 0.1) {
         eprintln!("stxchat top: --interval must be at least 0.1 seconds");
         return ExitCode::from(2);
     }
-    match run_screen(&args) {
-        Ok(()) => ExitCode::SUCCESS,
+    match run_screen(&args, tls) {
+        Ok(None) => ExitCode::SUCCESS,
+        Ok(Some(refused)) => {
+            // The terminal is back: say why, as --once would.
+            eprintln!("stxchat top: {refused}");
+            ExitCode::FAILURE
+        }
         Err(e) => {
             eprintln!("stxchat top: {e}");
             ExitCode::FAILURE
@@ -220,8 +257,8 @@ pub fn run_top(args: TopArgs) -> ExitCode {
     }
 }
 
-fn run_once(args: &TopArgs) -> ExitCode {
-    let report = match fetch_once(&args.admin, args.token.as_deref(), args.limit as usize) {
+fn run_once(args: &TopArgs, tls: Option<&TlsSetup>) -> ExitCode {
+    let report = match fetch_once(&args.admin, args.token.as_deref(), tls, args.limit as usize) {
         Ok(r) => r,
         Err(e) => {
             eprintln!("stxchat top: {e}");
@@ -265,13 +302,16 @@ fn unix_ms() -> u64 {
         .map_or(0, |d| d.as_millis() as u64)
 }
 
-fn run_screen(args: &TopArgs) -> std::io::Result<()> {
+/// The live screen until `q` (`None`), or until the server refused us for
+/// good (a token, version or certificate it will never accept: why).
+fn run_screen(args: &TopArgs, tls: Option<TlsSetup>) -> std::io::Result<Option<String>> {
     let (utx, urx) = mpsc::channel();
     let (ctx, crx) = mpsc::channel();
     net::spawn(
         net::NetConfig {
             addr: args.admin.clone(),
             token: args.token.clone(),
+            tls,
             poll_every: Duration::from_secs_f64(args.interval),
             retry_every: Duration::from_secs(2),
             timeout: DEFAULT_TIMEOUT,
@@ -288,6 +328,11 @@ fn run_screen(args: &TopArgs) -> std::io::Result<()> {
         for u in urx.try_iter().take(50_000) {
             app.apply(u);
         }
+        if let view::Link::Failed(why) = &app.link {
+            // Nothing can be shown from here on (the network thread gave
+            // up): leave, and say why once the terminal is restored.
+            return Ok(Some(why.clone()));
+        }
         app.now_ms = unix_ms();
         terminal.draw(|f| view::draw(f, &mut app))?;
         if Instant::now() >= next_refresh {
@@ -301,7 +346,7 @@ fn run_screen(args: &TopArgs) -> std::io::Result<()> {
             loop {
                 if let TermEvent::Key(key) = event::read()? {
                     match app.on_key(key) {
-                        Some(Action::Quit) => return Ok(()),
+                        Some(Action::Quit) => return Ok(None),
                         Some(Action::Send(cmd)) => {
                             let _ = ctx.send(cmd);
                         }

@@ -9,6 +9,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crate::admin::client::{AdminClient, ClientError};
+use crate::admin::link::HandshakeError;
 use crate::admin::nodes::NodesPage;
 use crate::admin::proto::{AdminErrorCode, ListPage, MAX_LIST_LIMIT, Snapshot};
 use crate::admin::rooms::RoomsPage;
@@ -79,6 +80,8 @@ pub struct NetConfig {
     pub addr: String,
     /// Admin token, if the server wants one.
     pub token: Option<String>,
+    /// Speak TLS (`--tls`), verifying the server's certificate.
+    pub tls: Option<crate::client::link::TlsSetup>,
     /// How often COUNTERS is asked for.
     pub poll_every: Duration,
     /// How long to wait before reconnecting.
@@ -112,8 +115,13 @@ pub fn spawn(
         .spawn(move || run(&cfg, &updates, &commands))
 }
 
+/// Whether retrying cannot help: the server refused the token or version,
+/// its certificate is not trusted, or it speaks TLS and we do not.
 fn fatal(e: &ClientError) -> bool {
     matches!(
+        e,
+        ClientError::Tls(HandshakeError::Refused(_)) | ClientError::ServerSpeaksTls
+    ) || matches!(
         e.server_code(),
         Some(
             AdminErrorCode::AuthFailed | AdminErrorCode::AuthRequired | AdminErrorCode::BadVersion
@@ -123,7 +131,13 @@ fn fatal(e: &ClientError) -> bool {
 
 fn run(cfg: &NetConfig, updates: &Sender<Update>, commands: &Receiver<Command>) {
     loop {
-        let err = match AdminClient::connect(&cfg.addr, cfg.token.as_deref(), cfg.timeout) {
+        let connected = AdminClient::connect_tls(
+            &cfg.addr,
+            cfg.token.as_deref(),
+            cfg.timeout,
+            cfg.tls.as_ref(),
+        );
+        let err = match connected {
             Ok(client) => match session(client, cfg, updates, commands) {
                 End::ScreenGone => return,
                 End::Failed(e) => e,

@@ -1,11 +1,11 @@
 //! Applying a reload on the loop: the engine takes the live settings, the
-//! TLS listener the new certificate (for connections accepted from now on;
-//! open ones keep theirs), the rest is logged as needing a restart. On a
-//! cluster node the settings every node must share (password,
-//! registered-only, presence limit, history, ...) keep their running value
-//! whatever the reload says, and the log says why: changing one on one
-//! node would silently break the cluster's contract. The files were read
-//! and parsed on the reload thread; nothing here blocks.
+//! TLS listener and a TLS admin listener the new certificate (for
+//! connections accepted from now on; open ones keep theirs), the rest is
+//! logged as needing a restart. On a cluster node the settings every node
+//! must share (password, registered-only, presence limit, history, ...) keep
+//! their running value whatever the reload says, and the log says why:
+//! changing one on one node would silently break the cluster's contract.
+//! The files were read and parsed on the reload thread; nothing here blocks.
 
 use crate::core::{Engine, Now};
 use crate::server::conn::Io;
@@ -58,6 +58,16 @@ impl Server {
                     *cfg = new.config.clone();
                 }
             }
+            running.cert = new.cert.clone();
+            running.key = new.key.clone();
+            running.config = new.config.clone();
+            certificate = "reloaded (for new connections)";
+        }
+        // The admin listener serves the same certificate (`--admin-tls`,
+        // itself restart-only: a reload neither turns it on nor off).
+        if let (Some(running), Some(new)) = (&mut self.cfg.admin.tls, &fresh.admin.tls)
+            && self.admin.replace_tls_config(new.config.clone())
+        {
             running.cert = new.cert.clone();
             running.key = new.key.clone();
             running.config = new.config.clone();

@@ -209,6 +209,15 @@ impl Transport {
         }
     }
 
+    /// Whether the transport's own handshake is still running (a TLS
+    /// handshake; the other transports have none left once accepted).
+    pub fn is_handshaking(&self) -> bool {
+        match self {
+            Transport::Tls(t) => t.is_handshaking(),
+            Transport::Plain(_) | Transport::Irc(_) | Transport::Ws(_) => false,
+        }
+    }
+
     /// Whether the connection goes through a protocol gateway (its session
     /// may use the engine's gateway requests).
     pub fn is_gateway(&self) -> bool {
