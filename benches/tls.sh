@@ -4,7 +4,8 @@
 # a fresh server; every process started is recorded by PID and stopped by
 # PID on exit; nothing else is touched.
 #
-#   benches/tls.sh [REPEATS]   # default 3: each comparison back to back, REPEATS times
+#   benches/tls.sh [REPEATS [WHAT]]   # default 3 "fanout connect storm": each comparison
+#                                       # back to back, REPEATS times (WHAT: a subset)
 #
 # Per repetition:
 #   fanout 100x4x64 (-d 10) plain, then TLS
@@ -21,6 +22,7 @@ STXCHAT=${STXCHAT:-target/release/stxchat}
 PORT_BASE=${PORT_BASE:-47300}
 OUT=${OUT:-$(mktemp -d /tmp/stxchat-tls-bench.XXXX)}
 REPEATS=${1:-3}
+WHAT=${2:-fanout connect storm}
 PLAIN="127.0.0.1:$PORT_BASE"
 TLS="127.0.0.1:$((PORT_BASE + 1))"
 SERVER_PID=
@@ -70,17 +72,21 @@ printf 'alice-pw\n' | "$STXCHAT" passwd "$OUT/users" alice >/dev/null
 log "results in $OUT; $(nproc) cores; load $(cut -d' ' -f1-3 /proc/loadavg)"
 
 FANOUT=(fanout -s 100 -p 4 -b 64 -d 10 --warmup 2)
+want() { [[ " $WHAT " == *" $1 "* ]]; }
 for r in $(seq "$REPEATS"); do
+  if want fanout; then
     start_server "fanout-plain-$r"
     bench "fanout-plain-$r" "${FANOUT[@]}" --addr "$PLAIN"
     start_server "fanout-tls-$r"
     bench "fanout-tls-$r" "${FANOUT[@]}" --addr "$TLS" "${TLS_FLAGS[@]}"
-
+  fi
+  if want connect; then
     start_server "connect-plain-$r" --default-room ''
     bench "connect-plain-$r" connect -n 5000 --settle 2 --addr "$PLAIN"
     start_server "connect-tls-$r" --default-room ''
     bench "connect-tls-$r" connect -n 5000 --settle 2 --addr "$TLS" "${TLS_FLAGS[@]}"
-
+  fi
+  if want storm; then
     start_server "storm-none-$r" --users "$OUT/users"
     bench "storm-none-$r" "${FANOUT[@]}" --rate 1000 --addr "$PLAIN"
     start_server "storm-one-$r" --users "$OUT/users"
@@ -89,6 +95,7 @@ for r in $(seq "$REPEATS"); do
     start_server "storm-many-$r" --users "$OUT/users"
     bench "storm-many-$r" "${FANOUT[@]}" --rate 1000 --addr "$PLAIN" \
         --bad-logins 1000 --bad-login-nick alice --bad-login-sources 12000
+  fi
 done
 stop_server
 log "done; load $(cut -d' ' -f1-3 /proc/loadavg)"

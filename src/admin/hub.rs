@@ -280,15 +280,10 @@ impl AdminHub {
         self.handshake_timeout_ms = ms;
     }
 
-    /// Whether the admin listener speaks TLS (`--admin-tls`).
-    pub fn is_tls(&self) -> bool {
-        matches!(self.kind, ListenerKind::Tls(_))
-    }
-
     /// A reloaded certificate, for TLS sessions accepted from now on (open
     /// ones keep theirs); false, and nothing changed, if the admin listener
     /// does not speak TLS.
-    pub fn replace_tls_config(&mut self, config: std::sync::Arc<rustls::ServerConfig>) -> bool {
+    pub fn replace_tls_config(&mut self, config: Arc<rustls::ServerConfig>) -> bool {
         match &mut self.kind {
             ListenerKind::Tls(running) => {
                 *running = config;

@@ -184,8 +184,9 @@ pub struct BenchOptions {
     /// interval), open this many connections per second to the first --addr,
     /// each saying HELLO with a wrong password for a --bad-login-nick, and
     /// report how the server answered them (auth_failed; server_full because
-    /// its password-check queue was full; timeout because the per-address
-    /// slowdown held them) beside the workload's figures. Bounded: RATE x
+    /// its password-check queue was full; timeout when the per-address
+    /// slowdown or the queue held them past the handshake timeout) beside
+    /// the workload's figures; over TLS with --tls. Bounded: RATE x
     /// (warm-up + duration) logins, at most 1,000,000; answers are awaited
     /// at most --handshake-timeout after the measured interval.
     #[arg(long, value_name = "RATE")]

@@ -12,9 +12,9 @@
 //! - `server_full` "too many logins being checked" ([`BUSY_DETAIL`]): the
 //!   check could not be queued, the verify pool's queue was full;
 //! - `server_full` otherwise: a connection cap refused it;
-//! - `timeout`: the check never started before the handshake timeout, which
+//! - `timeout`: the check did not end before the handshake timeout, which
 //!   is what the per-address slowdown of repeated failures does to a storm
-//!   from few addresses;
+//!   from few addresses (and a long queue to one from many);
 //! - WELCOME: the nick is not an account (or the password was right): the
 //!   storm measures nothing, and the run counts as incomplete.
 //!
@@ -29,7 +29,7 @@
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -172,7 +172,8 @@ pub struct StormReport {
     pub queue_full: u64,
     /// ERROR server_full for another reason (a connection cap).
     pub server_full: u64,
-    /// ERROR timeout: not checked before the handshake timeout (slowed down).
+    /// ERROR timeout: not checked before the handshake timeout (slowed down,
+    /// or queued too long).
     pub timeout: u64,
     /// Another ERROR.
     pub other_errors: u64,
@@ -312,12 +313,16 @@ struct StormLoop {
     buf: Vec<u8>,
     report: StormReport,
     hists: [Histogram<u64>; 3],
-    stop: Arc<AtomicBool>,
+    /// The storm's clock origin (pacing counts from it).
+    start: Instant,
+    /// When opening stops, ns after `start` (0: not yet).
+    stop: Arc<AtomicU64>,
 }
 
 /// A running storm.
 pub struct Storm {
-    stop: Arc<AtomicBool>,
+    start: Instant,
+    stop: Arc<AtomicU64>,
     waker: Waker,
     handle: JoinHandle<StormReport>,
 }
@@ -338,7 +343,8 @@ impl Storm {
         let waker = Waker::new(poll.registry(), WAKE)?;
         let limit = crate::bench::procstat::raise_nofile_limit();
         let open_cap = limit.saturating_sub(workload as u64 + FD_MARGIN);
-        let stop = Arc::new(AtomicBool::new(false));
+        let stop = Arc::new(AtomicU64::new(0));
+        let start = Instant::now();
         let hist =
             || Histogram::new_with_bounds(1, 3_600_000, 3).expect("constant bounds are valid");
         let slowdown = match opts.sources {
@@ -386,6 +392,7 @@ impl Storm {
             open: 0,
             buf: vec![0; 16 * 1024],
             hists: [hist(), hist(), hist()],
+            start,
             stop: Arc::clone(&stop),
         };
         let handle = std::thread::Builder::new()
@@ -393,16 +400,19 @@ impl Storm {
             .spawn(move || state.run())
             .map_err(BenchError::Setup)?;
         Ok(Storm {
+            start,
             stop,
             waker,
             handle,
         })
     }
 
-    /// Stops opening connections; the answers still due are awaited (at
-    /// most the handshake timeout) by [`Storm::finish`].
+    /// Stops opening connections: those due by now are still opened (the
+    /// count does not depend on how the thread was scheduled); the answers
+    /// are awaited (at most the handshake timeout) by [`Storm::finish`].
     pub fn stop_opening(&self) {
-        self.stop.store(true, Relaxed);
+        let at = (self.start.elapsed().as_nanos() as u64).max(1);
+        let _ = self.stop.compare_exchange(0, at, Relaxed, Relaxed);
         let _ = self.waker.wake();
     }
 
@@ -417,16 +427,19 @@ impl Storm {
 impl StormLoop {
     fn run(mut self) -> StormReport {
         let mut events = Events::with_capacity(1024);
-        let start = Instant::now();
+        let start = self.start;
         let mut stopped_at: Option<Instant> = None;
         let mut last_expiry = start;
         loop {
             let now = Instant::now();
-            if stopped_at.is_none() && self.stop.load(Relaxed) {
+            let stop_ns = self.stop.load(Relaxed);
+            if stopped_at.is_none() && stop_ns != 0 {
+                // The last ones due before the stop.
+                self.open_due(start + Duration::from_nanos(stop_ns));
                 stopped_at = Some(now);
             }
             match stopped_at {
-                None => self.open_due(now, start),
+                None => self.open_due(now),
                 Some(at) if self.open == 0 || now >= at + self.handshake_timeout => break,
                 Some(_) => {}
             }
@@ -458,9 +471,15 @@ impl StormLoop {
         self.report
     }
 
-    /// Opens the connections due by now.
-    fn open_due(&mut self, now: Instant, start: Instant) {
-        let due = due(now.duration_since(start), self.opts.rate, self.max);
+    /// Opens the connections due by `until`.
+    fn open_due(&mut self, until: Instant) {
+        let start = self.start;
+        let due = due(
+            until.saturating_duration_since(start),
+            self.opts.rate,
+            self.max,
+        );
+        let now = Instant::now();
         while self.report.attempted + self.report.skipped < due {
             let i = self.report.attempted + self.report.skipped;
             if self.open >= self.open_cap {
@@ -468,7 +487,7 @@ impl StormLoop {
                 continue;
             }
             self.report.attempted += 1;
-            self.report.storm_s = now.duration_since(start).as_secs_f64();
+            self.report.storm_s = until.saturating_duration_since(start).as_secs_f64();
             let nick = &self.opts.nicks[(i % self.opts.nicks.len() as u64) as usize];
             let mut out = Vec::with_capacity(64);
             let _ = ClientMessage::Hello {
