@@ -7,7 +7,7 @@ use std::sync::mpsc::{Receiver, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
-use crate::accounts::hash::verify_password;
+use crate::accounts::hash::Verifier;
 
 /// One password to check for a pending connection.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -71,6 +71,7 @@ impl VerifyPool {
             let handle = std::thread::Builder::new()
                 .name(format!("stxchat-auth-{i}"))
                 .spawn(move || {
+                    let mut verifier = Verifier::new();
                     loop {
                         // The lock is held only while waiting for a job.
                         let job = match rx.lock() {
@@ -78,7 +79,7 @@ impl VerifyPool {
                             Err(_) => return,
                         };
                         let Ok(job) = job else { return };
-                        let ok = verify_password(&job.phc, &job.token);
+                        let ok = verifier.verify(&job.phc, &job.token);
                         let verdict = Verdict {
                             id: job.id,
                             serial: job.serial,
