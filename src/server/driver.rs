@@ -9,22 +9,25 @@
 //! closing phases). Every connection's bytes go through its
 //! [`crate::server::transport::Transport`] (chosen by the listener that accepted it, see
 //! [`crate::server::listener`]); nothing here depends on which one it is.
+//!
+//! Accepting is in `accept.rs`, the write side and the closing phases in
+//! `output.rs`, the cluster link in `cluster_glue.rs`, applying a reload in
+//! `reload_apply.rs`; this file holds the loop, reading and registration's
+//! password checks.
 
 use std::collections::VecDeque;
-use std::io::{self, IoSlice};
+use std::io::{self};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token, Waker};
 
 use crate::accounts::{VerifyJob, VerifyPool};
 use crate::admin::hub::{AdminError, AdminHub};
 use crate::core::engine::MAX_FANOUT_EXPANSION;
-use crate::core::outbuf::MAX_IOV;
-use crate::core::timers::{Deadline, TimerKind, Timers};
-use crate::core::{ConnId, Engine, Now, Phase, VerifyOutcome};
+use crate::core::timers::Timers;
+use crate::core::{ConnId, Engine, Now, VerifyOutcome};
 use crate::server::config::{FD_RESERVE, ServerConfig};
 use crate::server::conn::{Closing, Io};
 use crate::server::fdlimit::raise_nofile_limit;
@@ -32,10 +35,12 @@ use crate::server::listener::{Listener, ListenerKind, MAX_LISTENERS};
 use crate::server::reload::{LoadFn, ReloadHandle, Reloader, Values};
 use crate::server::shutdown::ShutdownHandle;
 use crate::server::stats::StatsLog;
-use crate::server::transport::{ReadOutcome, Transport, TransportError};
-use crate::web::{Service, Upgraded, WebListener};
+use crate::server::transport::{ReadOutcome, TransportError};
+use crate::web::WebListener;
 
+mod accept;
 mod cluster_glue;
+mod output;
 mod reload_apply;
 
 pub use cluster_glue::ClusterRefused;
@@ -530,182 +535,6 @@ impl Server {
             .map(|at| Duration::from_millis(at.saturating_sub(now.mono_ms)))
     }
 
-    /// Accepts from every listener with waiting connections until
-    /// `WouldBlock`, pausing briefly when out of descriptors.
-    fn accept_all(&mut self, now: Now) {
-        if !self.accepting() {
-            // Cluster mode before the replica is in place: they wait in
-            // the listen backlog (`pending` stays set).
-            return;
-        }
-        if let Some(until) = self.accept_paused_until {
-            if now.mono_ms < until {
-                return;
-            }
-            self.accept_paused_until = None;
-        }
-        for i in 0..self.listeners.len() {
-            if self.listeners[i].pending && !self.accept_from(i, now) {
-                return;
-            }
-        }
-    }
-
-    /// Accepts from listener `i` until `WouldBlock`; false if accepting
-    /// paused (out of descriptors).
-    fn accept_from(&mut self, i: usize, now: Now) -> bool {
-        loop {
-            let Some(listener) = self.listeners.get_mut(i) else {
-                return true;
-            };
-            match listener.socket.accept() {
-                Ok((stream, peer)) => {
-                    if self.fd_episode {
-                        self.fd_episode = false;
-                        tracing::info!(target: "stxchat::server", "accepting again");
-                    }
-                    let kind = listener.kind.clone();
-                    self.admit(&kind, stream, peer, now);
-                }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    listener.pending = false;
-                    return true;
-                }
-                Err(e) if is_resource_exhaustion(&e) => {
-                    if !self.fd_episode {
-                        self.fd_episode = true;
-                        tracing::warn!(
-                            target: "stxchat::server",
-                            error = %e,
-                            "out of file descriptors: pausing accept, still serving {} connections",
-                            self.engine.len()
-                        );
-                    }
-                    self.accept_paused_until =
-                        Some(now.mono_ms + self.cfg.accept_backoff.as_millis() as u64);
-                    // Edge-triggered: no new event will come for the waiting
-                    // ones, so `pending` stays set.
-                    return false;
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => {
-                    tracing::debug!(target: "stxchat::server", error = %e, "accept failed");
-                }
-            }
-        }
-    }
-
-    fn admit(&mut self, kind: &ListenerKind, stream: TcpStream, peer: SocketAddr, now: Now) {
-        let mut transport = match kind.transport(stream) {
-            Ok(t) => t,
-            Err(e) => {
-                tracing::info!(target: "stxchat::conn", peer = %peer, error = %e, transport = kind.name(), "cannot set up the transport");
-                return;
-            }
-        };
-        if self.engine.admit(peer.ip()).is_err() {
-            let mut frame = Vec::new();
-            self.engine.refuse(&mut frame);
-            let _ = transport.write(&[IoSlice::new(&frame)]);
-            transport.abort();
-            tracing::info!(target: "stxchat::conn", peer = %peer, "refused: server full");
-            return;
-        }
-        let _ = transport.stream().set_nodelay(true);
-        let gateway = transport.is_gateway();
-        let id = if gateway {
-            self.engine.accept_gateway(peer, Io::new(transport), now)
-        } else {
-            self.engine.accept(peer, Io::new(transport), now)
-        };
-        let registered = match self.engine.io_mut(id) {
-            Some(io) => {
-                self.poll
-                    .registry()
-                    .register(io.transport.stream(), Token(id), Interest::READABLE)
-            }
-            None => return,
-        };
-        if let Err(e) = registered {
-            tracing::warn!(target: "stxchat::server", error = %e, "cannot register connection");
-            self.finish(id, now);
-        }
-    }
-
-    /// The web listener's turn: HTTP requests answered, finished WebSocket
-    /// upgrades adopted (chat ones as connections of the engine, admin ones
-    /// by the admin hub).
-    fn web_turn(&mut self, now: Now) {
-        if !self.accepting() {
-            // Cluster mode before the replica is in place: web clients wait
-            // in the listen backlog like the others (the pending flag stays).
-            return;
-        }
-        let Some(web) = &mut self.web else {
-            return;
-        };
-        let ctx = crate::web::http::RouteContext {
-            peer: std::net::Ipv4Addr::LOCALHOST.into(),
-            admin_on: self.admin.is_on(),
-            admin_token: self.admin.token_required(),
-        };
-        web.turn(self.poll.registry(), ctx, now.mono_ms);
-        let upgrades: Vec<Upgraded> = web.take_upgrades().collect();
-        for up in upgrades {
-            self.adopt_web(up, now);
-        }
-    }
-
-    /// Takes over a connection the web listener upgraded to WebSocket.
-    fn adopt_web(&mut self, up: Upgraded, now: Now) {
-        let Upgraded {
-            service,
-            peer,
-            mut transport,
-            early,
-        } = up;
-        if service == Service::Admin {
-            let t = Transport::Ws(Box::new(transport));
-            self.admin.adopt(t, peer, &early, self.poll.registry());
-            return;
-        }
-        if self.engine.admit(peer.ip()).is_err() {
-            let mut frame = Vec::new();
-            self.engine.refuse(&mut frame);
-            transport.refuse(&frame);
-            tracing::info!(target: "stxchat::conn", peer = %peer, transport = "web", "refused: server full");
-            return;
-        }
-        let id = self
-            .engine
-            .accept(peer, Io::new(Transport::Ws(Box::new(transport))), now);
-        let registered = match self.engine.io_mut(id) {
-            Some(io) => {
-                self.poll
-                    .registry()
-                    .register(io.transport.stream(), Token(id), Interest::READABLE)
-            }
-            None => return,
-        };
-        if let Err(e) = registered {
-            tracing::warn!(target: "stxchat::server", error = %e, "cannot register connection");
-            self.finish(id, now);
-            return;
-        }
-        if !early.is_empty() {
-            self.engine.on_input(id, &early, now);
-        }
-        if self
-            .engine
-            .io_mut(id)
-            .is_some_and(|io| io.transport.wants_write())
-        {
-            self.queue_flush(id);
-        }
-        // Frames may have followed the upgrade already (edge-triggered).
-        self.read_ready(id, now);
-    }
-
     /// Collects password verdicts, hands new checks to the worker pool
     /// (refusing those over its queue), and queues the connections whose
     /// held input was handled for reading again (their input waited in the
@@ -876,171 +705,6 @@ impl Server {
                 io.backlogged = false;
                 self.read_ready(id, now);
             }
-        }
-    }
-
-    fn queue_flush(&mut self, id: ConnId) {
-        if let Some(io) = self.engine.io_mut(id)
-            && !io.flush_queued
-        {
-            io.flush_queued = true;
-            self.flush.push(id);
-        }
-    }
-
-    /// Starts closing what the engine gave up, then writes every connection
-    /// with pending output once.
-    fn process_output(&mut self, now: Now) {
-        self.engine.take_closes(&mut self.closes);
-        let mut closes = std::mem::take(&mut self.closes);
-        for &id in &closes {
-            self.start_close(id, now);
-        }
-        closes.clear();
-        self.closes = closes;
-        let mut dirty = std::mem::take(&mut self.flush);
-        self.engine.take_dirty(&mut dirty);
-        for &id in &dirty {
-            if let Some(io) = self.engine.io_mut(id) {
-                io.flush_queued = false;
-                self.write_out(id, now);
-            }
-        }
-        dirty.clear();
-        self.flush = dirty;
-        // Writing may have closed more (hard errors): start those too.
-        self.engine.take_closes(&mut self.closes);
-        let closes = std::mem::take(&mut self.closes);
-        for &id in &closes {
-            self.start_close(id, now);
-            self.write_out(id, now);
-        }
-    }
-
-    fn start_close(&mut self, id: ConnId, now: Now) {
-        let flush_ms = self.cfg.close_flush.as_millis() as u64;
-        let serial = match self.engine.session(id) {
-            // Only what the engine closed: a connection finished earlier in
-            // this turn may have left its slot to one accepted since.
-            Some(s) if s.phase() == Phase::Closing => s.serial(),
-            _ => return,
-        };
-        if let Some(io) = self.engine.io_mut(id)
-            && io.closing == Closing::No
-        {
-            io.closing = Closing::Flushing;
-            self.closing_timers.push(Deadline {
-                at_ms: now.mono_ms + flush_ms,
-                id,
-                serial,
-                kind: TimerKind::Closing,
-            });
-            self.queue_flush(id);
-        }
-    }
-
-    /// Writes `id`'s queue (and the transport's own output): one vectored
-    /// write of up to [`MAX_IOV`] pieces, repeated (at most
-    /// [`WRITES_PER_TURN`] times) only while the socket took everything it
-    /// was offered and more pieces wait; WRITABLE stays armed while some
-    /// output is left.
-    fn write_out(&mut self, id: ConnId, now: Now) {
-        let mut writes = 0;
-        let (want_write, closing) = loop {
-            let mut iov = [IoSlice::new(&[]); MAX_IOV];
-            let Some((io, g)) = self.engine.output(id, &mut iov) else {
-                return;
-            };
-            let mut written = 0;
-            if g.queued > 0 || io.transport.wants_write() {
-                match io.transport.write(&iov[..g.slices]) {
-                    Ok(n) => written = n.min(g.bytes),
-                    Err(e) => {
-                        self.transport_failed(id, e, now);
-                        return;
-                    }
-                }
-            }
-            let closing = io.closing;
-            let own = io.transport.wants_write();
-            if written > 0 {
-                self.engine.consumed(id, written);
-            }
-            let left = g.queued - written;
-            writes += 1;
-            if written < g.bytes || left == 0 || writes == WRITES_PER_TURN {
-                break (left > 0 || own, closing);
-            }
-        };
-        let Some(io) = self.engine.io_mut(id) else {
-            return;
-        };
-        if want_write != io.write_armed {
-            let interest = if want_write {
-                Interest::READABLE | Interest::WRITABLE
-            } else {
-                Interest::READABLE
-            };
-            if self
-                .poll
-                .registry()
-                .reregister(io.transport.stream(), Token(id), interest)
-                .is_ok()
-            {
-                io.write_armed = want_write;
-            }
-        }
-        if !want_write && closing == Closing::Flushing {
-            self.end_flush(id, now);
-        }
-    }
-
-    /// Flushing is over: shut the write side, then drain input briefly.
-    fn end_flush(&mut self, id: ConnId, now: Now) {
-        let drain_ms = self.cfg.close_drain.as_millis() as u64;
-        let serial = match self.engine.session(id) {
-            Some(s) => s.serial(),
-            None => return,
-        };
-        let Some(io) = self.engine.io_mut(id) else {
-            return;
-        };
-        io.transport.shutdown_write();
-        if io.eof {
-            self.finish(id, now);
-            return;
-        }
-        io.closing = Closing::Draining;
-        self.closing_timers.push(Deadline {
-            at_ms: now.mono_ms + drain_ms,
-            id,
-            serial,
-            kind: TimerKind::Closing,
-        });
-        // Input may already be waiting (edge-triggered): look now.
-        self.read_ready(id, now);
-    }
-
-    fn closing_deadlines(&mut self, now: Now) {
-        while let Some(d) = self.closing_timers.pop_due(now.mono_ms) {
-            let Some(s) = self.engine.session(d.id) else {
-                continue;
-            };
-            if s.serial() != d.serial || s.phase() != Phase::Closing {
-                continue;
-            }
-            match s.io.closing {
-                Closing::Flushing => self.end_flush(d.id, now),
-                Closing::Draining => self.finish(d.id, now),
-                Closing::No => {}
-            }
-        }
-    }
-
-    /// Closes the socket and forgets the connection.
-    fn finish(&mut self, id: ConnId, now: Now) {
-        if let Some(mut io) = self.engine.remove(id, now) {
-            let _ = self.poll.registry().deregister(io.transport.stream());
         }
     }
 }
