@@ -9,6 +9,8 @@
 use hashbrown::HashMap;
 
 use super::link::{NodeId, NodeInfo};
+use crate::codec::names::truncate_at_char;
+use crate::codec::wire::{Reader, Truncated};
 
 /// A peer silent for this long is dead, ms.
 pub const DEAD_AFTER_MS: u64 = 3_000;
@@ -49,6 +51,12 @@ pub enum HeartbeatError {
     Truncated,
 }
 
+impl From<Truncated> for HeartbeatError {
+    fn from(_: Truncated) -> Self {
+        HeartbeatError::Truncated
+    }
+}
+
 impl Heartbeat {
     /// Appends the encoded heartbeat to `out`.
     pub fn encode(&self, out: &mut Vec<u8>) {
@@ -59,7 +67,7 @@ impl Heartbeat {
         out.extend_from_slice(&self.info.fingerprint.to_be_bytes());
         out.extend_from_slice(&self.info.applied.to_be_bytes());
         out.extend_from_slice(&self.info.connected.to_be_bytes());
-        let name = truncate_utf8(&self.info.name, MAX_NAME);
+        let name = truncate_at_char(&self.info.name, MAX_NAME);
         out.push(name.len() as u8);
         out.extend_from_slice(name.as_bytes());
     }
@@ -72,16 +80,15 @@ impl Heartbeat {
         if b[4] != VERSION {
             return Err(HeartbeatError::Version(b[4]));
         }
-        let mut r = Reader(&b[5..]);
+        let mut r = Reader::new(&b[5..]);
         let flags = r.u8()?;
         let id = r.u64()?;
         let fingerprint = r.u64()?;
         let applied = r.u64()?;
         let connected = r.u32()?;
-        let len = r.u8()? as usize;
-        let name = r.take(len)?;
-        let name = std::str::from_utf8(name).map_err(|_| HeartbeatError::Truncated)?;
-        if !r.0.is_empty() || id == 0 {
+        let name = r.str8()?;
+        r.finish()?;
+        if id == 0 {
             return Err(HeartbeatError::Truncated);
         }
         Ok(Heartbeat {
@@ -95,42 +102,6 @@ impl Heartbeat {
             ready: flags & 1 != 0,
             leaving: flags & 2 != 0,
         })
-    }
-}
-
-fn truncate_utf8(s: &str, max: usize) -> &str {
-    if s.len() <= max {
-        return s;
-    }
-    let mut end = max;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    &s[..end]
-}
-
-struct Reader<'a>(&'a [u8]);
-
-impl<'a> Reader<'a> {
-    fn take(&mut self, n: usize) -> Result<&'a [u8], HeartbeatError> {
-        if self.0.len() < n {
-            return Err(HeartbeatError::Truncated);
-        }
-        let (head, rest) = self.0.split_at(n);
-        self.0 = rest;
-        Ok(head)
-    }
-    fn u8(&mut self) -> Result<u8, HeartbeatError> {
-        Ok(self.take(1)?[0])
-    }
-    fn u32(&mut self) -> Result<u32, HeartbeatError> {
-        let b = self.take(4)?;
-        Ok(u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
-    }
-    fn u64(&mut self) -> Result<u64, HeartbeatError> {
-        let mut a = [0; 8];
-        a.copy_from_slice(self.take(8)?);
-        Ok(u64::from_be_bytes(a))
     }
 }
 

@@ -14,6 +14,9 @@
 
 use std::fmt::Write as _;
 
+use crate::codec::names::truncate_at_char;
+use crate::codec::wire::{Reader, Truncated};
+
 /// Settings in a list at most.
 pub const MAX_SETTINGS: usize = 32;
 /// Longest name or value carried (longer values are cut on a char
@@ -43,6 +46,12 @@ pub enum SettingsError {
     Malformed,
 }
 
+impl From<Truncated> for SettingsError {
+    fn from(_: Truncated) -> Self {
+        SettingsError::Malformed
+    }
+}
+
 /// One setting that differs between two nodes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Difference {
@@ -52,17 +61,6 @@ pub struct Difference {
     pub here: Option<String>,
     /// Its value on the other node (`None`: that node does not know it).
     pub there: Option<String>,
-}
-
-fn cut(s: &str, max: usize) -> &str {
-    if s.len() <= max {
-        return s;
-    }
-    let mut end = max;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    &s[..end]
 }
 
 /// The text shown for a password: `none`, or `set (sha256 …)` with the
@@ -98,8 +96,8 @@ impl Settings {
         if self.entries.len() < MAX_SETTINGS {
             let value = value.into();
             self.entries.push((
-                cut(name, MAX_FIELD).to_owned(),
-                cut(&value, MAX_FIELD).to_owned(),
+                truncate_at_char(name, MAX_FIELD).to_owned(),
+                truncate_at_char(&value, MAX_FIELD).to_owned(),
             ));
         }
     }
@@ -159,20 +157,18 @@ impl Settings {
         if b[4] != VERSION {
             return Err(SettingsError::Version(b[4]));
         }
-        let mut r = Reader(&b[5..]);
+        let mut r = Reader::new(&b[5..]);
         let count = usize::from(r.u8()?);
         if count > MAX_SETTINGS {
             return Err(SettingsError::Malformed);
         }
         let mut entries = Vec::with_capacity(count);
         for _ in 0..count {
-            let name = r.str8()?;
-            let value = r.str8()?;
+            let name = r.str8()?.to_owned();
+            let value = r.str8()?.to_owned();
             entries.push((name, value));
         }
-        if !r.0.is_empty() {
-            return Err(SettingsError::Malformed);
-        }
+        r.finish()?;
         Ok(Settings { entries })
     }
 
@@ -200,28 +196,6 @@ impl Settings {
             }
         }
         out
-    }
-}
-
-struct Reader<'a>(&'a [u8]);
-
-impl<'a> Reader<'a> {
-    fn take(&mut self, n: usize) -> Result<&'a [u8], SettingsError> {
-        if self.0.len() < n {
-            return Err(SettingsError::Malformed);
-        }
-        let (head, rest) = self.0.split_at(n);
-        self.0 = rest;
-        Ok(head)
-    }
-    fn u8(&mut self) -> Result<u8, SettingsError> {
-        Ok(self.take(1)?[0])
-    }
-    fn str8(&mut self) -> Result<String, SettingsError> {
-        let n = usize::from(self.u8()?);
-        std::str::from_utf8(self.take(n)?)
-            .map(str::to_owned)
-            .map_err(|_| SettingsError::Malformed)
     }
 }
 

@@ -57,6 +57,12 @@ pub fn is_valid_text(text: &str) -> bool {
     !bad
 }
 
+/// `text` cut to at most `max` bytes, at a character boundary (never inside
+/// a UTF-8 sequence).
+pub fn truncate_at_char(text: &str, max: usize) -> &str {
+    &text[..text.floor_char_boundary(max)]
+}
+
 /// Two names are the same when equal after ASCII lower-casing only.
 pub fn names_equal(a: &str, b: &str) -> bool {
     a.eq_ignore_ascii_case(b)

@@ -2,17 +2,7 @@
 //! split into IRC lines that fit 512 bytes with their full prefix, and IRC
 //! text (formatting codes, CTCP) made into native text.
 
-/// `text` cut to at most `max` bytes, at a character boundary.
-pub fn truncate_at_char(text: &str, max: usize) -> &str {
-    if text.len() <= max {
-        return text;
-    }
-    let mut end = max;
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    &text[..end]
-}
+pub use crate::codec::names::truncate_at_char;
 
 /// Splits native text into pieces of at most `room` bytes each: one line
 /// per native line (LF), each cut at the last whitespace that leaves a

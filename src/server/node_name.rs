@@ -2,6 +2,8 @@
 //! channel, `stxchat top` and the `node` label of every metric. A name is
 //! for people; the cluster identifies nodes by their `NodeId`.
 
+use crate::codec::names::truncate_at_char;
+
 /// The longest node name, in bytes.
 pub const MAX_NODE_NAME: usize = 64;
 
@@ -51,21 +53,9 @@ fn default_from(host: Option<&str>, pid: u32) -> String {
     let suffix = format!("-{pid}");
     let host = host
         .filter(|h| check(h).is_ok())
-        .map(|h| cut(h, MAX_NODE_NAME - suffix.len()))
+        .map(|h| truncate_at_char(h, MAX_NODE_NAME - suffix.len()))
         .unwrap_or("stxchat");
     format!("{host}{suffix}")
-}
-
-/// `s` cut to at most `max` bytes at a character boundary.
-fn cut(s: &str, max: usize) -> &str {
-    if s.len() <= max {
-        return s;
-    }
-    let mut end = max;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    &s[..end]
 }
 
 /// The host name (`gethostname`), if the system gives one.

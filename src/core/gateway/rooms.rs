@@ -7,6 +7,7 @@
 //! do everything operators may in any room. Native clients have no
 //! requests for any of this; they see a kick as LEFT reason 6.
 
+use crate::codec::names::truncate_at_char;
 use crate::codec::{ErrorCode, LeftReason, ServerMessage};
 use crate::core::engine::{Engine, Now};
 use crate::core::gateway::wire::{Reply, TopicInfo, UserInfo, refused, room_modes, who_flags};
@@ -19,18 +20,6 @@ pub(crate) const MAX_WHO_ENTRIES: usize = 1000;
 
 /// Longest topic kept, in bytes (longer ones are cut at a character boundary).
 pub const TOPIC_LEN: usize = 390;
-
-/// `text` cut to at most `max` bytes, at a character boundary.
-pub(crate) fn truncate_at_char(text: &str, max: usize) -> &str {
-    if text.len() <= max {
-        return text;
-    }
-    let mut end = max;
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    &text[..end]
-}
 
 /// A room's topic.
 #[derive(Debug, Clone)]
