@@ -20,7 +20,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use admin_support::*;
-use common::{Client, free_port, run_cli, wait_until};
+use common::{Client, closed_by_server, free_port, run_cli, wait_until};
 use stxchat::admin::client::{AdminClient, ClientError};
 use stxchat::admin::config::AdminTls;
 use stxchat::admin::hub::MAX_ADMIN_CONNECTIONS;
@@ -133,21 +133,6 @@ fn top(args: &[&str]) -> std::process::Output {
 
 fn stderr(out: &std::process::Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-/// Whether the server closes `s` (EOF or reset) within [`WAIT`], whatever
-/// it sends first (a TLS alert).
-fn closed_by_server(s: &mut TcpStream) -> bool {
-    s.set_read_timeout(Some(WAIT)).unwrap();
-    let mut buf = [0u8; 4096];
-    loop {
-        match s.read(&mut buf) {
-            Ok(0) => return true,
-            Ok(_) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return true,
-            Err(_) => return false,
-        }
-    }
 }
 
 #[test]

@@ -180,20 +180,6 @@ impl TlsClient {
     }
 }
 
-/// Waits (bounded) until the peer closes `s`; true if it did.
-fn closed_by_server(s: &mut TcpStream) -> bool {
-    s.set_read_timeout(Some(WAIT)).unwrap();
-    let mut buf = [0u8; 4096];
-    loop {
-        match s.read(&mut buf) {
-            Ok(0) => return true,
-            Ok(_) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return true,
-            Err(_) => return false,
-        }
-    }
-}
-
 #[test]
 fn chat_end_to_end_between_tls_and_plain_clients() {
     let srv = TlsServer::start(10_000);

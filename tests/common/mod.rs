@@ -20,6 +20,21 @@ use stxchat::server::{Server, ServerConfig, ShutdownHandle};
 /// How long any single wait in a test may take before it fails.
 pub const WAIT: Duration = Duration::from_secs(10);
 
+/// Whether the server closes `s` (EOF or reset) within [`WAIT`], whatever
+/// it sends first (a TLS alert, an ERROR frame).
+pub fn closed_by_server(s: &mut TcpStream) -> bool {
+    s.set_read_timeout(Some(WAIT)).unwrap();
+    let mut buf = [0u8; 4096];
+    loop {
+        match s.read(&mut buf) {
+            Ok(0) => return true,
+            Ok(_) => {}
+            Err(e) if e.kind() == ErrorKind::ConnectionReset => return true,
+            Err(_) => return false,
+        }
+    }
+}
+
 /// Settings for tests: port 0, no stats line, a fixed connection limit.
 pub fn config() -> ServerConfig {
     let mut cfg = ServerConfig {
